@@ -1,0 +1,88 @@
+"""The one exception tree of video_converter_fm.
+
+Everything that talks to the outside (Nextcloud, ffmpeg, the database) maps its library's exceptions to
+these at its boundary (`raise SourceGone(...) from exc`), so the worker and the routes reason about *our*
+failures, never about niquests, nc_py_api or asyncio ones::
+
+    ConverterError                      base; ``user_message`` is safe to show a person
+    ├── InvalidRequest                  bad input from a caller → HTTP 4xx (``status_code``)
+    │   ├── NotFound                    no such job / not yours → 404
+    │   └── Conflict                    the job is in a state that forbids this → 409
+    ├── JobError                        the conversion of one job failed
+    │   ├── PermanentJobError           retrying cannot help → job ``failed`` at once
+    │   │   ├── SourceGone              the source file no longer exists
+    │   │   ├── PermissionDenied        Nextcloud refused to read or write (403)
+    │   │   ├── MediaError              ffmpeg/ffprobe could not decode or encode (carries the stderr tail)
+    │   │   └── UnsupportedInput        no usable stream for the target (e.g. audio-only → MP4)
+    │   └── TransientJobError           may work later → retried with backoff
+    │       └── NextcloudUnavailable    5xx, timeouts, connection errors
+    └── ConfigurationError              bad settings at startup
+"""
+
+from __future__ import annotations
+
+
+class ConverterError(Exception):
+    """Base of every error we raise on purpose."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.user_message = message or self.__class__.__doc__ or "error"
+
+
+class InvalidRequest(ConverterError):
+    """The request is not valid."""
+
+    status_code = 400
+
+
+class NotFound(InvalidRequest):
+    """Not found."""
+
+    status_code = 404
+
+
+class Conflict(InvalidRequest):
+    """The job's state does not allow this."""
+
+    status_code = 409
+
+
+class JobError(ConverterError):
+    """A conversion job failed."""
+
+
+class PermanentJobError(JobError):
+    """A job failure that retrying cannot fix."""
+
+
+class SourceGone(PermanentJobError):
+    """The source file no longer exists."""
+
+
+class PermissionDenied(PermanentJobError):
+    """Nextcloud did not allow this."""
+
+
+class MediaError(PermanentJobError):
+    """FFmpeg could not convert this file."""
+
+    def __init__(self, message: str = "", stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.stderr_tail = stderr_tail
+
+
+class UnsupportedInput(PermanentJobError):
+    """The file has nothing this target can use."""
+
+
+class TransientJobError(JobError):
+    """A failure that may go away when retried."""
+
+
+class NextcloudUnavailable(TransientJobError):
+    """Nextcloud could not be reached or answered with a server error."""
+
+
+class ConfigurationError(ConverterError):
+    """A setting is invalid."""

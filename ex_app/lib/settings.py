@@ -1,0 +1,90 @@
+"""Settings, read once from the environment and validated at startup.
+
+AppAPI passes the ExApp its identity through the environment (APP_ID, APP_SECRET, APP_VERSION, APP_HOST,
+APP_PORT, NEXTCLOUD_URL, APP_PERSISTENT_STORAGE); nc_py_api reads those itself. Our own knobs carry the
+``VCFM_`` prefix so that they can never collide with AppAPI's.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_ID = "video_converter_fm"
+
+
+def _default_concurrency() -> int:
+    # ffmpeg already uses several threads per encode; two jobs at a time keeps a small server responsive
+    # while still overlapping one job's network I/O with another's encode.
+    return max(1, min(2, (os.cpu_count() or 1)))
+
+
+class Settings(BaseSettings):
+    """Every setting the ExApp reads. Invalid values stop the app at startup with a clear message."""
+
+    model_config = SettingsConfigDict(env_prefix="VCFM_", extra="ignore", populate_by_name=True)
+
+    app_id: str = Field(APP_ID, validation_alias="APP_ID")
+    app_host: str = Field("127.0.0.1", validation_alias="APP_HOST")
+    app_port: int = Field(23000, validation_alias="APP_PORT", ge=1, le=65535)
+    persistent_storage: Path = Field(
+        Path("data"), validation_alias="APP_PERSISTENT_STORAGE", description="where the job database and scratch live"
+    )
+
+    database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in the persistent storage")
+    scratch_dir: Path | None = Field(None, description="where sources and outputs are staged; default <storage>/scratch")
+    concurrency: int = Field(default_factory=_default_concurrency, ge=1, le=64, description="jobs at once per worker")
+    lease_seconds: float = Field(60.0, gt=1, le=3600, description="how long a claimed job is held without renewal")
+    poll_seconds: float = Field(2.0, gt=0, le=60, description="how often an idle worker looks for jobs")
+    max_attempts: int = Field(3, ge=1, le=20, description="tries per job for transient failures and crashes")
+    retry_backoff_seconds: float = Field(10.0, ge=0, le=3600, description="first retry delay; doubles per attempt")
+    retention_days: float = Field(7.0, gt=0, description="finished jobs older than this are deleted")
+    ffmpeg_path: str = Field("ffmpeg")
+    ffprobe_path: str = Field("ffprobe")
+    ffmpeg_threads: int = Field(0, ge=0, le=64, description="0 lets ffmpeg choose")
+    log_level: str = Field("INFO")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Admins write the URL they know; we pick the async driver for them.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        if value.startswith("sqlite:///"):
+            value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("only SQLite (sqlite:///path) and PostgreSQL (postgresql://…) are supported")
+        return value
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if self.scratch_dir is None:
+            self.scratch_dir = self.persistent_storage / "scratch"
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.persistent_storage / 'jobs.sqlite').resolve()}"
+        return self
+
+    @property
+    def scratch(self) -> Path:
+        assert self.scratch_dir is not None  # set by _derive_paths
+        return self.scratch_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings(...)`` instead)."""
+    return Settings()
