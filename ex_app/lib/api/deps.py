@@ -1,0 +1,45 @@
+"""FastAPI dependencies shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..errors import InvalidRequest
+from ..i18n import language_from_header
+from ..jobs import JobStore
+from ..settings import Settings
+
+
+class NotAUser(InvalidRequest):
+    """This route needs a Nextcloud user."""
+
+    status_code = 403
+
+
+def _store(request: Request) -> JobStore:
+    return request.app.state.store
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _user(request: Request) -> str:
+    # AppAPIAuthMiddleware verified AUTHORIZATION-APP-API and put its user id here. Lifecycle calls from
+    # AppAPI carry an empty user; they have no business on user routes.
+    user = request.scope.get("username") or ""
+    if not user:
+        raise NotAUser("This route must be called by a Nextcloud user through the AppAPI proxy")
+    return user
+
+
+def _language(request: Request) -> str:
+    return language_from_header(request.headers.get("accept-language"))
+
+
+Store = Annotated[JobStore, Depends(_store)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+CurrentUser = Annotated[str, Depends(_user)]
+Language = Annotated[str, Depends(_language)]

@@ -1,0 +1,25 @@
+from fastapi import APIRouter, Request
+
+from ...enqueue import ActionEntry, jobs_from_action
+from ...media import get_target
+from ..deps import CurrentUser, Language, Store
+from ..schemas import ActionPayload, ActionResult, CreatedJob, SkippedFile
+
+router = APIRouter(prefix="/api/actions", tags=["files actions"])
+
+
+@router.post("/{target_id}", response_model=ActionResult)
+async def files_action(
+    target_id: str, payload: ActionPayload, user: CurrentUser, language: Language, store: Store, request: Request
+) -> ActionResult:
+    """The handler of a Files "Convert into …" action: one job per selected video, answered at once."""
+    target = get_target(target_id)
+    entries = [ActionEntry(f.file_id, f.name, f.directory, f.etag, f.mime, f.file_type == "dir") for f in payload.files]
+    new_jobs, skipped = jobs_from_action(entries, user_id=user, target=target, language=language)
+    created = await store.create_many(new_jobs) if new_jobs else []
+    if created:
+        request.app.state.worker.wake()
+    return ActionResult(
+        jobs=[CreatedJob(job_id=j.id, file_id=j.file_id, name=j.source_path.rsplit("/", 1)[-1]) for j in created],
+        skipped=[SkippedFile(file_id=s.file_id, name=s.name, reason=s.reason) for s in skipped],
+    )

@@ -1,0 +1,68 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from ...enqueue import job_for_file
+from ...jobs import JobStatus
+from ...media import get_target
+from ...nextcloud import NextcloudGateway
+from ..deps import CurrentUser, Language, Store
+from ..schemas import JobCreate, JobList, JobPublic
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    user: CurrentUser,
+    store: Store,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    """The caller's jobs, newest first."""
+    items, total = await store.list(user_id=user, status=status_filter, limit=limit, offset=offset)
+    return JobList(items=[JobPublic.of(j) for j in items], total=total, limit=limit, offset=offset)
+
+
+@router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
+async def create_job(
+    body: JobCreate, user: CurrentUser, language: Language, store: Store, request: Request
+) -> JobPublic:
+    """A job for one file named by id or path (for scripts)."""
+    target = get_target(body.target)
+    gateway: NextcloudGateway = request.app.state.gateway_factory(user)
+    remote = await (
+        gateway.resolve(body.file_id) if body.file_id is not None else gateway.resolve_path(body.path or "")
+    )
+    (job,) = await store.create_many(
+        [job_for_file(remote, user_id=user, target=target, language=language, options=body.options)]
+    )
+    request.app.state.worker.wake()
+    return JobPublic.of(job)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+async def get_job(job_id: int, user: CurrentUser, store: Store) -> JobPublic:
+    return JobPublic.of(await store.get(job_id, user_id=user))
+
+
+@router.post("/{job_id}/cancel", response_model=JobPublic)
+async def cancel_job(job_id: int, user: CurrentUser, store: Store) -> JobPublic:
+    """Stop a pending or running job; a running ffmpeg is killed and nothing is uploaded."""
+    return JobPublic.of(await store.cancel(job_id, user_id=user))
+
+
+@router.post("/{job_id}/retry", response_model=JobPublic)
+async def retry_job(job_id: int, user: CurrentUser, store: Store, request: Request) -> JobPublic:
+    """Put a failed or cancelled job back in the queue with a fresh retry count."""
+    job = await store.retry(job_id, user_id=user)
+    request.app.state.worker.wake()
+    return JobPublic.of(job)
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_job(job_id: int, user: CurrentUser, store: Store) -> Response:
+    """Forget a finished job (the converted file stays in Files)."""
+    await store.delete(job_id, user_id=user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,126 @@
+"""What the REST API accepts and returns (``JobCreate`` in, ``JobPublic`` out)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..jobs import JobRecord, JobStatus
+
+
+class TargetPublic(BaseModel):
+    id: str
+    label: str
+    extension: str
+    kind: str
+
+
+class TargetList(BaseModel):
+    user: str
+    targets: list[TargetPublic]
+
+
+class SourcePublic(BaseModel):
+    file_id: int
+    path: str
+
+
+class OutputPublic(BaseModel):
+    file_id: int | None
+    path: str
+
+
+class JobPublic(BaseModel):
+    id: int
+    status: JobStatus
+    progress: float
+    target: str
+    options: dict[str, Any]
+    source: SourcePublic
+    output: OutputPublic | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error_message: str | None
+    retry_count: int
+    notes: list[str]
+
+    @classmethod
+    def of(cls, job: JobRecord) -> JobPublic:
+        return cls(
+            id=job.id,
+            status=job.status,
+            progress=round(job.progress, 1),
+            target=job.target,
+            options=dict(job.options or {}),
+            source=SourcePublic(file_id=job.file_id, path=job.source_path),
+            output=OutputPublic(file_id=job.output_file_id, path=job.output_path) if job.output_path else None,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            error_message=job.error_message,
+            retry_count=job.retry_count,
+            notes=list(job.notes or []),
+        )
+
+
+class JobList(BaseModel):
+    items: list[JobPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class JobCreate(BaseModel):
+    """A job for one file, named by its Nextcloud file id or by its path in the caller's files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file_id: int | None = Field(None, gt=0)
+    path: str | None = Field(None, min_length=1, max_length=4096)
+    target: str = Field(min_length=1, max_length=32)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobCreate:
+        if (self.file_id is None) == (self.path is None):
+            raise ValueError("give exactly one of 'file_id' or 'path'")
+        return self
+
+
+class ActionFile(BaseModel):
+    """One entry of the Files app's v2 action payload (only the fields we use; the rest is ignored)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    file_id: int = Field(alias="fileId")
+    name: str
+    directory: str = "/"
+    etag: str | None = None
+    mime: str = ""
+    file_type: str = Field("file", alias="fileType")
+
+
+class ActionPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    files: list[ActionFile] = Field(min_length=1, max_length=10000)
+
+
+class CreatedJob(BaseModel):
+    job_id: int
+    file_id: int
+    name: str
+
+
+class SkippedFile(BaseModel):
+    file_id: int | None
+    name: str
+    reason: str
+
+
+class ActionResult(BaseModel):
+    jobs: list[CreatedJob]
+    skipped: list[SkippedFile]

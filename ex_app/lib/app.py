@@ -1,0 +1,111 @@
+"""The FastAPI application: middleware, lifespan (database + worker), error answers.
+
+Nothing runs at import: the database is opened and the worker started in the lifespan, so importing this
+module twice (uvicorn reload, tests) starts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from nc_py_api.ex_app import AppAPIAuthMiddleware, set_handlers
+
+from .api.routes import router
+from .errors import ConverterError, InvalidRequest, JobError, NextcloudUnavailable, PermissionDenied, SourceGone
+from .jobs import JobStore
+from .lifecycle import enabled_handler, report_initialised
+from .logs import configure_logging
+from .nextcloud import NextcloudGateway
+from .settings import Settings, get_settings
+from .worker import Worker
+from .worker.worker import GatewayFactory
+
+log = logging.getLogger("video_converter_fm")
+
+IMG_DIR = Path(__file__).resolve().parents[1] / "img"
+
+
+def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory = NextcloudGateway) -> FastAPI:
+    """Build the ExApp. ``settings`` defaults to the environment's."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        settings.scratch.mkdir(parents=True, exist_ok=True)
+        store = await JobStore.open(settings.database_url)
+        worker = Worker(store, settings, gateway_factory)
+        app.state.store, app.state.worker = store, worker
+        try:
+            async with anyio.create_task_group() as tg:
+                app.state.task_group = tg
+                tg.start_soon(worker.run)
+                yield
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await store.close()
+
+    app = FastAPI(title="Video converter", lifespan=lifespan, version=_app_version())
+    app.state.settings = settings
+    app.state.gateway_factory = gateway_factory
+    # Every route but /heartbeat needs AppAPI's signed headers; the middleware answers 401 otherwise.
+    app.add_middleware(AppAPIAuthMiddleware)
+    set_handlers(app, enabled_handler, default_init=False, map_app_static=False)
+
+    @app.post("/init")
+    async def init() -> dict:
+        # AppAPI waits for progress 100 (sent after this answer) before it enables us.
+        app.state.task_group.start_soon(report_initialised)
+        return {}
+
+    app.include_router(router)
+    if IMG_DIR.is_dir():
+        app.mount("/img", StaticFiles(directory=IMG_DIR), name="img")
+    _install_error_handlers(app)
+    return app
+
+
+def http_status(exc: ConverterError) -> int:
+    """The HTTP status that tells a caller what went wrong (one place, so every route answers alike)."""
+    if isinstance(exc, InvalidRequest):
+        return exc.status_code
+    if isinstance(exc, SourceGone):
+        return 404
+    if isinstance(exc, PermissionDenied):
+        return 403
+    if isinstance(exc, NextcloudUnavailable):
+        return 502
+    if isinstance(exc, JobError):
+        return 400
+    return 500
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ConverterError)
+    async def ours(_: Request, exc: ConverterError) -> JSONResponse:
+        return JSONResponse({"error": exc.user_message}, status_code=http_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's list of problems is precise but hard to read; lead with one sentence naming the fields.
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        detail = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        return JSONResponse({"error": "; ".join(problems), "detail": detail}, status_code=422)
+
+
+def _app_version() -> str:
+    return os.environ.get("APP_VERSION", "0.1.0")

@@ -1,0 +1,94 @@
+"""Turning requests into jobs: which files become jobs, which are skipped and why.
+
+The rules are pure functions over what the Files app sent; the routes only call :func:`jobs_from_action` or
+:func:`job_for_file` and hand the result to the store.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import InvalidRequest
+from .jobs import NewJob
+from .media import Target
+from .nextcloud import RemoteFile
+
+
+@dataclass(frozen=True)
+class Skipped:
+    file_id: int | None
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ActionEntry:
+    """What the Files action payload tells us about one selected item."""
+
+    file_id: int
+    name: str
+    directory: str
+    etag: str | None
+    mime: str
+    is_dir: bool
+
+    @property
+    def path(self) -> str:
+        return posixpath.join(self.directory or "/", self.name)
+
+
+def accepts(target: Target, mime: str) -> bool:
+    """Whether ``target`` can take a file of this mime type."""
+    return any(mime.startswith(prefix) for prefix in target.mimes)
+
+
+def jobs_from_action(
+    entries: Sequence[ActionEntry], *, user_id: str, target: Target, language: str, options: dict | None = None
+) -> tuple[list[NewJob], list[Skipped]]:
+    """One job per selected file the target accepts; folders and other files are skipped with a reason.
+
+    The user is the one AppAPI authenticated — never the ``userId`` in the payload, which the browser controls.
+    """
+    jobs: list[NewJob] = []
+    skipped: list[Skipped] = []
+    seen: set[int] = set()
+    for entry in entries:
+        if entry.is_dir:
+            skipped.append(Skipped(entry.file_id, entry.name, "is a folder"))
+        elif not accepts(target, entry.mime):
+            skipped.append(Skipped(entry.file_id, entry.name, f"is not a video ({entry.mime or 'unknown type'})"))
+        elif entry.file_id in seen:
+            skipped.append(Skipped(entry.file_id, entry.name, "selected twice"))
+        else:
+            seen.add(entry.file_id)
+            jobs.append(
+                NewJob(
+                    user_id=user_id,
+                    file_id=entry.file_id,
+                    source_path=entry.path,
+                    source_etag=entry.etag,
+                    target=target.id,
+                    options=dict(options or {}),
+                    language=language,
+                )
+            )
+    return jobs, skipped
+
+
+def job_for_file(
+    remote: RemoteFile, *, user_id: str, target: Target, language: str, options: dict | None = None
+) -> NewJob:
+    """The job for one file a script named; InvalidRequest when the target cannot take it."""
+    if not accepts(target, remote.mime):
+        raise InvalidRequest(f"{remote.name} is not a video ({remote.mime or 'unknown type'})")
+    return NewJob(
+        user_id=user_id,
+        file_id=remote.file_id,
+        source_path=remote.path,
+        source_etag=remote.etag,
+        target=target.id,
+        options=dict(options or {}),
+        language=language,
+    )

@@ -1,0 +1,242 @@
+"""The one place that talks to Nextcloud on behalf of a user.
+
+nc_py_api and niquests exceptions stop here and become ours (see errors.py): 404 → SourceGone, 403 →
+PermissionDenied, 5xx / timeouts / connection errors → NextcloudUnavailable (retried by the worker), anything
+else → a PermanentJobError with a message a person can read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import posixpath
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import anyio
+import niquests
+from nc_py_api import AsyncNextcloudApp, NextcloudException
+from nc_py_api.files import FsNode
+
+from ..errors import (
+    JobError,
+    NextcloudUnavailable,
+    PermanentJobError,
+    PermissionDenied,
+    SourceGone,
+)
+
+log = logging.getLogger(__name__)
+
+# Nextcloud's chunked upload v2 needs chunks of at least 5 MiB (except the last); larger chunks mean fewer
+# requests but more memory per running job, and this is per job, so stay at the minimum.
+CHUNK_SIZE = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file in the user's Nextcloud, as the gateway hands it to the worker."""
+
+    file_id: int
+    path: str  # relative to the user's root, starting with "/"
+    etag: str
+    size: int
+    mime: str
+    mtime: float  # seconds since the epoch
+
+    @property
+    def folder(self) -> str:
+        return posixpath.dirname(self.path) or "/"
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+
+def _remote_file(node: FsNode) -> RemoteFile:
+    return RemoteFile(
+        file_id=int(node.info.fileid),
+        path="/" + node.user_path.strip("/"),
+        etag=node.etag_unquoted,
+        size=int(node.info.size),
+        mime=node.info.mimetype,
+        mtime=node.info.last_modified.timestamp(),
+    )
+
+
+def _is_transient_status(code: int) -> bool:
+    return code in (408, 425, 429) or (500 <= code <= 599 and code != 507)
+
+
+@contextlib.contextmanager
+def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -> Iterator[None]:
+    """Turn nc_py_api / niquests failures inside the block into our exception tree."""
+    try:
+        yield
+    except JobError:
+        raise
+    except NextcloudException as exc:
+        code = exc.status_code
+        if code == 404:
+            raise (missing() if missing else SourceGone(f"{what}: not found in Nextcloud")) from exc
+        if code in (401, 403):
+            raise PermissionDenied(f"{what}: Nextcloud refused access ({code})") from exc
+        if code == 507:
+            raise PermanentJobError(f"{what}: not enough free space in your Nextcloud") from exc
+        if _is_transient_status(code):
+            raise NextcloudUnavailable(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
+        raise PermanentJobError(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
+    except (niquests.exceptions.ConnectionError, niquests.exceptions.Timeout, TimeoutError, OSError) as exc:
+        raise NextcloudUnavailable(f"{what}: Nextcloud could not be reached ({type(exc).__name__})") from exc
+    except niquests.exceptions.RequestException as exc:
+        raise NextcloudUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def candidate_names(stem: str, extension: str, limit: int = 1000) -> Iterator[str]:
+    """``clip.mp4``, ``clip (1).mp4``, ``clip (2).mp4`` … — the names we try, in order, never overwriting."""
+    yield f"{stem}.{extension}"
+    for n in range(1, limit):
+        yield f"{stem} ({n}).{extension}"
+
+
+class NextcloudGateway:
+    """Nextcloud as one user sees it: resolve, download, upload without overwriting, notify."""
+
+    def __init__(self, user_id: str, nc: AsyncNextcloudApp | None = None) -> None:
+        self.user_id = user_id
+        self._nc = nc or AsyncNextcloudApp()
+        self._user_set = False
+
+    async def _client(self) -> AsyncNextcloudApp:
+        if not self._user_set:
+            with mapped_errors("connecting to Nextcloud"):
+                await self._nc.set_user(self.user_id)
+            self._user_set = True
+        return self._nc
+
+    @property
+    def base_url(self) -> str:
+        return self._nc.app_cfg.endpoint
+
+    async def resolve(self, file_id: int) -> RemoteFile:
+        """The file with this id as it is *now* (so a moved file is still found). SourceGone if deleted."""
+        nc = await self._client()
+        gone = SourceGone("The source file no longer exists")
+        with mapped_errors("looking up the source file", missing=lambda: gone):
+            node = await nc.files.by_id(file_id)
+        if node is None or node.is_dir:
+            raise gone
+        return _remote_file(node)
+
+    async def resolve_path(self, path: str) -> RemoteFile:
+        """The file at ``path`` (relative to the user's root). NotFound-like SourceGone when missing."""
+        nc = await self._client()
+        gone = SourceGone(f"{path} does not exist in your files")
+        with mapped_errors("looking up the file", missing=lambda: gone):
+            node = await nc.files.by_path(path)
+        if node is None or node.is_dir:
+            raise gone
+        return _remote_file(node)
+
+    async def download(self, remote: RemoteFile, dest: Path) -> None:
+        """Stream the file to ``dest`` (never whole in memory)."""
+        nc = await self._client()
+        gone = SourceGone("The source file no longer exists")
+        # nc_py_api writes each received chunk synchronously; a local disk write of one chunk is short enough
+        # not to stall the event loop noticeably, and it keeps us on the public API.
+        with mapped_errors("downloading the source", missing=lambda: gone), dest.open("wb") as fp:
+            await nc.files.download2stream(remote.path, fp, chunk_size=CHUNK_SIZE)
+
+    async def list_names(self, folder: str) -> set[str]:
+        """Names present in a folder (to pick a free output name before uploading)."""
+        nc = await self._client()
+        with mapped_errors("listing the destination folder"):
+            return {node.name.rstrip("/") for node in await nc.files.listdir(folder)}
+
+    async def upload_new(self, local: Path, folder: str, stem: str, extension: str) -> RemoteFile:
+        """Upload ``local`` into ``folder`` under the first free name of :func:`candidate_names`.
+
+        Never overwrites, not even when a file of the chosen name appears while we upload: the chunked upload's
+        final ``MOVE`` carries ``Overwrite: F``, which Nextcloud answers with 412 if the target exists; we then
+        take the next name. The assembled file only appears in the folder at that MOVE, so the user never sees a
+        partial file.
+        """
+        taken = await self.list_names(folder)
+        for name in candidate_names(stem, extension):
+            if name in taken:
+                continue
+            target = posixpath.join(folder, name)
+            node = await self._chunked_upload(local, target)
+            if node is not None:
+                return node
+            taken.add(name)  # appeared while we were uploading
+            log.info("%s appeared during the upload; trying the next free name", target)
+        raise PermanentJobError("No free file name for the result was found")
+
+    async def _chunked_upload(self, local: Path, target: str) -> RemoteFile | None:
+        """Chunked upload v2 to ``target`` (user path); None when ``target`` exists (412)."""
+        nc = await self._client()
+        # nc_py_api's own upload_stream sends its final MOVE without `Overwrite: F` (it overwrites), so the
+        # protocol is spoken here with nc_py_api's authenticated DAV session.
+        dav = nc._session.adapter_dav
+        user_root = f"/files/{self.user_id}"
+        destination = nc._session.cfg.dav_endpoint + quote(f"{user_root}{target}")
+        upload_dir = quote(f"/uploads/{self.user_id}/vcfm-{secrets.token_hex(24)}")
+        headers = {"Destination": destination}
+        what = "uploading the result"
+        try:
+            with mapped_errors(what):
+                _check(await dav.request("MKCOL", upload_dir, headers=headers), what)
+                number = 0
+                async for piece in _read_chunks(local):
+                    _check(await dav.put(f"{upload_dir}/{number}", data=piece, headers=headers), what)
+                    number += 1
+                response = await dav.request("MOVE", f"{upload_dir}/.file", headers={**headers, "Overwrite": "F"})
+                if response.status_code == 412:
+                    return None
+                _check(response, what, missing=lambda: SourceGone("The source folder no longer exists"))
+        finally:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                # Nextcloud removes the upload folder after a successful MOVE (this then answers 404); after a
+                # failure it holds our chunks, which must not linger in the user's upload area.
+                with anyio.fail_after(30):
+                    await dav.delete(upload_dir)
+        with mapped_errors("reading the uploaded result"):
+            node = await nc.files.by_path(target)
+        if node is None:
+            raise PermanentJobError("The uploaded result could not be found")
+        return _remote_file(node)
+
+    async def delete_quietly(self, remote: RemoteFile) -> None:
+        """Best-effort removal of a file we created (to honour a late cancel)."""
+        nc = await self._client()
+        try:
+            await nc.files.delete(remote.path)
+        except Exception:
+            log.warning("Could not remove %s", remote.path, exc_info=True)
+
+    async def notify(self, subject: str, message: str, link: str = "") -> None:
+        """A Nextcloud notification for this user."""
+        nc = await self._client()
+        with mapped_errors("sending the notification"):
+            await nc.notifications.create(subject, message, link=link)
+
+    def file_link(self, remote: RemoteFile) -> str:
+        """The link Nextcloud uses for "open this file" (``/index.php/f/<id>``)."""
+        return f"{self.base_url.rstrip('/')}/index.php/f/{remote.file_id}"
+
+
+def _check(response: niquests.AsyncResponse | niquests.Response, what: str, *, missing=None) -> None:
+    if response.status_code < 400:
+        return
+    with mapped_errors(what, missing=missing):
+        raise NextcloudException(response.status_code, reason=response.reason or "", info=what)
+
+
+async def _read_chunks(path: Path) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(path, "rb") as fp:
+        while piece := await fp.read(CHUNK_SIZE):
+            yield piece

@@ -1,0 +1,34 @@
+"""What to do with a job that failed: try again later, or give up with a message a person understands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConverterError, TransientJobError
+
+UNEXPECTED = "The conversion failed because of an unexpected error; the administrator can find details in the log."
+
+
+@dataclass(frozen=True)
+class Decision:
+    retry: bool
+    delay: float
+    message: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Transient failures are retried with exponential backoff until ``max_attempts``; the rest fail at once."""
+
+    max_attempts: int = 3
+    base_delay: float = 10.0
+    max_delay: float = 3600.0
+
+    def decide(self, retry_count: int, error: BaseException) -> Decision:
+        message = error.user_message if isinstance(error, ConverterError) else UNEXPECTED
+        if isinstance(error, TransientJobError) and retry_count + 1 < self.max_attempts:
+            delay = min(self.max_delay, self.base_delay * 2**retry_count)
+            return Decision(retry=True, delay=delay, message=message)
+        if isinstance(error, TransientJobError):
+            message = f"{message} (gave up after {retry_count + 1} attempts)"
+        return Decision(retry=False, delay=0.0, message=message)

@@ -1,0 +1,245 @@
+"""The worker: claims jobs, runs them a few at a time, and keeps their leases alive.
+
+Crash safety comes from leases (as in apscheduler v4): a claimed job carries ``lease_owner`` and
+``lease_expires_at``; while a job runs, its lease is renewed about once a second (that same write carries the
+progress). If the process dies, the lease runs out and the reaper (every worker runs one) puts the job back to
+``pending`` — or fails it once it has been interrupted too often. If a renewal finds the job no longer ours
+(the user cancelled it, or it was reaped), the job's task is cancelled, which kills ffmpeg.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from ..errors import ConverterError
+from ..i18n import _, translate
+from ..jobs import JobRecord, JobStore
+from ..logs import job_context
+from ..nextcloud import NextcloudGateway
+from ..settings import Settings
+from .pipeline import Converted, convert, remove_scratch
+from .retry import RetryPolicy
+
+log = logging.getLogger("video_converter_fm.worker")
+
+GatewayFactory = Callable[[str], NextcloudGateway]
+
+SUBJECT_OK = _("Conversion finished: {file}")
+MESSAGE_OK = _("{file} was converted to {output}")
+SUBJECT_FAILED = _("Conversion failed: {file}")
+MESSAGE_FAILED = _("{file} could not be converted: {reason}")
+
+
+@dataclass
+class _Run:
+    """What one run of a job produced."""
+
+    progress: float = 0.0
+    result: Converted | None = None
+    error: BaseException | None = None
+    lost: bool = False  # the job stopped being ours (cancelled or reaped)
+
+
+class Worker:
+    """Runs jobs from the store until cancelled. One per process; several processes may share a database."""
+
+    def __init__(self, store: JobStore, settings: Settings, gateway_factory: GatewayFactory) -> None:
+        self.store = store
+        self.settings = settings
+        self.gateway_factory = gateway_factory
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds)
+        self.running: set[int] = set()
+        self._wake = anyio.Event()
+
+    def wake(self) -> None:
+        """New work arrived: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        log.info("Video conversion worker started (id %s, %d at a time)", self.worker_id, self.settings.concurrency)
+        await self._maintain_once()
+        await self._clean_orphaned_scratch()
+        slots = anyio.Semaphore(self.settings.concurrency)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._maintenance_loop)
+                while True:
+                    await slots.acquire()
+                    job = await self._claim()
+                    if job is None:
+                        slots.release()
+                        await self._idle()
+                        continue
+                    tg.start_soon(self._run_job, job, slots)
+        finally:
+            log.info("Video conversion worker stopped")
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.store.remove_worker(self.worker_id)
+                except Exception:
+                    log.debug("could not remove the worker heartbeat", exc_info=True)
+
+    async def _claim(self) -> JobRecord | None:
+        try:
+            return await self.store.claim(self.worker_id, self.settings.lease_seconds)
+        except Exception:
+            # The database hiccuped (locked, restarting); the worker must outlive that.
+            log.exception("Could not claim a job; trying again shortly")
+            return None
+
+    async def _idle(self) -> None:
+        with anyio.move_on_after(self.settings.poll_seconds):
+            await self._wake.wait()
+        self._wake = anyio.Event()
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            await anyio.sleep(max(1.0, self.settings.lease_seconds / 3))
+            await self._maintain_once()
+
+    async def _maintain_once(self) -> None:
+        try:
+            await self.store.beat(self.worker_id, socket.gethostname(), os.getpid(), len(self.running))
+            requeued, failed = await self.store.reap_expired(self.settings.max_attempts)
+            for job_id in requeued:
+                log.warning("Job #%d was interrupted (its worker stopped); it is queued again", job_id)
+            for job_id in failed:
+                log.error("Job #%d failed: interrupted too many times", job_id)
+            if requeued:
+                self.wake()
+        except Exception:
+            log.exception("Worker maintenance failed; trying again later")
+
+    async def _clean_orphaned_scratch(self) -> None:
+        """Remove scratch folders of jobs that are not queued or running (left by a crash)."""
+        scratch = self.settings.scratch
+        try:
+            await anyio.Path(scratch).mkdir(parents=True, exist_ok=True)
+            active = await self.store.active_ids()
+            async for entry in anyio.Path(scratch).iterdir():
+                name = entry.name
+                if name.startswith("job-") and name[4:].isdigit() and int(name[4:]) not in active:
+                    await remove_scratch(Path(entry))
+        except Exception:
+            log.exception("Could not clean the scratch folder %s", scratch)
+
+    async def _run_job(self, job: JobRecord, slots: anyio.Semaphore) -> None:
+        self.running.add(job.id)
+        try:
+            with job_context(job.id, job.user_id):
+                await self._execute(job)
+        finally:
+            self.running.discard(job.id)
+            slots.release()
+            self.wake()
+
+    async def _execute(self, job: JobRecord) -> None:
+        log.info("Processing job #%d: /files/%s%s → %s", job.id, job.user_id, job.source_path, job.target)
+        gateway = self.gateway_factory(job.user_id)
+        run = _Run()
+        try:
+            await self._supervise(job, gateway, run)
+        except anyio.get_cancelled_exc_class():
+            # Shutting down: hand the job back untouched so the next worker starts it afresh at once.
+            with anyio.CancelScope(shield=True):
+                await self.store.release(job.id, self.worker_id)
+                log.info("Job #%d handed back to the queue (shutting down)", job.id)
+            raise
+        # Recorded shielded: a shutdown arriving now must not lose a finished conversion.
+        with anyio.CancelScope(shield=True):
+            if run.lost:
+                log.info("Job #%d stopped: it was cancelled or taken over; ffmpeg was stopped", job.id)
+            elif run.result is not None:
+                await self._succeeded(job, gateway, run.result)
+            elif run.error is not None:
+                await self._failed(job, gateway, run.error)
+
+    async def _supervise(self, job: JobRecord, gateway: NextcloudGateway, run: _Run) -> None:
+        """Run the pipeline beside a lease keeper; whichever ends first stops the other."""
+
+        async def report(percent: float) -> None:
+            run.progress = percent
+
+        async with anyio.create_task_group() as tg:
+
+            async def keep_lease() -> None:
+                # Once a second: renews the lease, stores the progress, and notices a cancel.
+                interval = min(1.0, self.settings.lease_seconds / 3)
+                while True:
+                    await anyio.sleep(interval)
+                    try:
+                        ours = await self.store.renew(
+                            job.id, self.worker_id, self.settings.lease_seconds, progress=run.progress
+                        )
+                    except Exception:
+                        log.warning("Could not renew the lease of job #%d", job.id, exc_info=True)
+                        continue
+                    if not ours:
+                        run.lost = True
+                        tg.cancel_scope.cancel()
+                        return
+
+            async def work() -> None:
+                try:
+                    run.result = await convert(job, gateway, self.settings, report)
+                except ConverterError as exc:
+                    run.error = exc
+                except Exception as exc:
+                    log.exception("Unexpected error in job #%d", job.id)
+                    run.error = exc
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(keep_lease)
+            tg.start_soon(work)
+
+    async def _succeeded(self, job: JobRecord, gateway: NextcloudGateway, result: Converted) -> None:
+        done = await self.store.complete(
+            job.id, self.worker_id, output_path=result.output.path, output_file_id=result.output.file_id
+        )
+        if done is None:
+            # Cancelled between the upload and now: honour the cancel, leave no output behind.
+            log.info("Job #%d was cancelled at the last moment; removing its output", job.id)
+            await gateway.delete_quietly(result.output)
+            return
+        log.info("Job #%d completed successfully: %s", job.id, result.output.path)
+        lang = job.language
+        await self._notify(
+            gateway,
+            translate(lang, SUBJECT_OK, file=result.source.name),
+            translate(lang, MESSAGE_OK, file=result.source.name, output=result.output.name),
+            gateway.file_link(result.output),
+        )
+
+    async def _failed(self, job: JobRecord, gateway: NextcloudGateway, error: BaseException) -> None:
+        decision = self.policy.decide(job.retry_count, error)
+        if decision.retry:
+            await self.store.requeue(job.id, self.worker_id, decision.message, decision.delay)
+            log.warning("Job #%d will be retried in %.0f s: %s", job.id, decision.delay, decision.message)
+            return
+        if await self.store.fail(job.id, self.worker_id, decision.message) is None:
+            return
+        log.error("Job #%d failed: %s", job.id, decision.message)
+        name = job.source_path.rsplit("/", 1)[-1]
+        reason = decision.message
+        await self._notify(
+            gateway,
+            translate(job.language, SUBJECT_FAILED, file=name),
+            translate(job.language, MESSAGE_FAILED, file=name, reason=reason),
+        )
+
+    async def _notify(self, gateway: NextcloudGateway, subject: str, message: str, link: str = "") -> None:
+        # A notification is a courtesy: failing to send one must not change the job's outcome.
+        try:
+            with anyio.fail_after(30):
+                await gateway.notify(subject, message, link)
+        except Exception as exc:
+            log.warning("Could not send the notification: %s", getattr(exc, "user_message", exc))
