@@ -1,0 +1,155 @@
+"""ffmpeg's stderr: keeping a bounded tail of it, and turning it into a sentence a person understands.
+
+Pure code (no processes), so that every known message can be tested from recorded text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+
+class LineBuffer:
+    """Split a byte stream into text lines, never holding more than ``max_line`` bytes of one line.
+
+    ffmpeg ends progress and log lines with ``\\n``; some messages are redrawn with ``\\r``, so both split.
+    An over-long line is cut (its start is kept) rather than buffered without end.
+    """
+
+    def __init__(self, max_line: int = 4096) -> None:
+        self._max_line = max_line
+        self._partial = bytearray()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        lines: list[str] = []
+        for piece in re.split(rb"(\r\n|\r|\n)", chunk):
+            if piece in (b"\r\n", b"\r", b"\n"):
+                lines.append(self._take())
+            elif piece:
+                room = self._max_line - len(self._partial)
+                self._partial.extend(piece[: max(room, 0)])
+        return lines
+
+    def flush(self) -> list[str]:
+        """The unterminated last line, if any."""
+        return [self._take()] if self._partial else []
+
+    def _take(self) -> str:
+        line = self._partial.decode("utf-8", "replace")
+        self._partial.clear()
+        return line
+
+
+class StderrTail:
+    """The last ``max_lines`` lines of stderr, at most ``max_bytes`` in total: enough to explain a failure,
+    bounded however much ffmpeg writes."""
+
+    def __init__(self, max_lines: int = 40, max_bytes: int = 8192) -> None:
+        self._lines: deque[str] = deque(maxlen=max_lines)
+        self._max_bytes = max_bytes
+        self._size = 0
+        self._splitter = LineBuffer(max_line=max_bytes)
+
+    def feed(self, chunk: bytes) -> None:
+        for line in self._splitter.feed(chunk):
+            self._add(line)
+
+    def close(self) -> None:
+        for line in self._splitter.flush():
+            self._add(line)
+
+    def _add(self, line: str) -> None:
+        if not line.strip():
+            return
+        if len(self._lines) == self._lines.maxlen:
+            self._size -= len(self._lines[0])
+        self._lines.append(line)
+        self._size += len(line)
+        while self._size > self._max_bytes and len(self._lines) > 1:
+            self._size -= len(self._lines.popleft())
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+
+# (substring as ffmpeg prints it, what we tell the person). First match in this order wins, so the most
+# specific cause comes first.
+KNOWN_FAILURES: tuple[tuple[str, str], ...] = (
+    (
+        "moov atom not found",
+        "This video file is incomplete: its index (the MP4 'moov atom') is missing, which usually means the "
+        "recording or the upload was interrupted.",
+    ),
+    ("No space left on device", "The server ran out of disk space while converting this file."),
+    (
+        "Invalid data found when processing input",
+        "This file is not a video or audio file FFmpeg can read, or it is damaged "
+        "(Invalid data found when processing input).",
+    ),
+    ("No such file or directory", "The file to convert could not be found on the server."),
+    ("Permission denied", "The server was not allowed to read or write this file."),
+    ("Decoder (codec", "This file uses a format that FFmpeg on this server cannot decode."),
+    ("no decoder found", "This file uses a format that FFmpeg on this server cannot decode."),
+    ("Could not find codec parameters", "FFmpeg could not work out the format of a track in this file."),
+    (
+        "codec not currently supported in container",
+        "A track in this file cannot be stored in the chosen format; try converting into MKV or MP4 instead.",
+    ),
+    ("does not contain any stream", "This file has no track that can be converted."),
+    (
+        "Error while opening encoder",
+        "FFmpeg could not set up the encoder for this file (its picture size, frame rate or sample rate may be "
+        "unusual).",
+    ),
+    ("Too many packets buffered", "The tracks in this file are badly interleaved; FFmpeg could not convert it."),
+)
+
+# Lines that never explain anything on their own.
+_NOISE = re.compile(
+    r"^(Conversion failed!|Exiting normally.*|Last message repeated \d+ times|Error closing file.*"
+    r"|Error while filtering: .*|Failed to inject frame into filter network.*|Error marking filters as finished"
+    r"|Nothing was written into output file.*)$",
+    re.IGNORECASE,
+)
+_COMPONENT = re.compile(r"^\[[^\]]*@ ?(0x)?[0-9a-f]+\]\s*", re.IGNORECASE)
+_MAX_MESSAGE = 300
+
+
+def explain_failure(lines: Sequence[str], *, paths: Iterable[str] = (), returncode: int | None = None) -> str:
+    """One readable sentence for a failed ffmpeg/ffprobe run, from its last stderr ``lines``.
+
+    Known causes become a fixed sentence; otherwise the last meaningful lines are quoted, with ffmpeg's
+    ``[component @ 0x…]`` prefixes, repeated lines and our own scratch ``paths`` removed (a user must not see
+    server paths).
+    """
+    for needle, sentence in KNOWN_FAILURES:
+        if any(needle.lower() in line.lower() for line in lines):
+            return sentence
+    meaningful = _meaningful(lines, sorted(set(paths), key=len, reverse=True))
+    if meaningful:
+        detail = "; ".join(meaningful[-2:])
+        if len(detail) > _MAX_MESSAGE:
+            detail = detail[: _MAX_MESSAGE - 1] + "…"
+        return f"FFmpeg could not convert this file: {detail}"
+    if returncode is not None and returncode < 0:
+        return f"FFmpeg was stopped by the system (signal {-returncode}), perhaps because the server ran out of memory."
+    return "FFmpeg stopped with an error but did not say why."
+
+
+def _meaningful(lines: Sequence[str], paths: Sequence[str]) -> list[str]:
+    kept: list[str] = []
+    for raw in lines:
+        line = _COMPONENT.sub("", raw.strip())
+        for path in paths:
+            line = line.replace("file:" + path, "").replace(path, "")
+        line = line.strip().lstrip(":").strip()
+        if not line or _NOISE.match(line) or (kept and kept[-1] == line):
+            continue
+        kept.append(line)
+    return kept

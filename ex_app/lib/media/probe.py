@@ -1,0 +1,243 @@
+"""What is inside a media file, as ffprobe sees it.
+
+:func:`parse_ffprobe` is pure (ffprobe's JSON in, :class:`MediaInfo` out) so that odd files can be tested
+from recorded JSON; :func:`probe` runs ffprobe and maps its failures to :class:`MediaError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import DEVNULL, PIPE
+from typing import Any
+
+import anyio
+
+from ..errors import MediaError
+from ._process import collect_output, input_url, stop_process
+from ._stderr import explain_failure
+
+PROBE_TIME_LIMIT = 120.0
+"""Seconds; ffprobe reads only headers and a few packets, so only a pathological file takes this long."""
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    index: int
+    """Stream index in the file (what ``-map 0:<index>`` selects)."""
+    codec: str
+    width: int | None = None
+    height: int | None = None
+    pix_fmt: str | None = None
+    rotation: int = 0
+    """Degrees the picture is turned clockwise for display: 0, 90, 180 or 270."""
+    fps: float | None = None
+    """Average frame rate."""
+    default: bool = False
+
+    @property
+    def display_size(self) -> tuple[int, int] | None:
+        """(width, height) as shown, after rotation."""
+        if self.width is None or self.height is None:
+            return None
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    index: int
+    codec: str
+    channels: int | None = None
+    language: str | None = None
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class SubtitleStream:
+    index: int
+    codec: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """The parts of ffprobe's answer the converter decides on."""
+
+    duration: float | None
+    """Seconds; None when neither the container nor any stream knows."""
+    format_name: str
+    """ffprobe's ``format_name``, e.g. ``mov,mp4,m4a,3gp,3g2,mj2`` or ``matroska,webm``."""
+    video: tuple[VideoStream, ...] = ()
+    """Real video streams; cover art (attached pictures) is not listed."""
+    audio: tuple[AudioStream, ...] = ()
+    subtitles: tuple[SubtitleStream, ...] = ()
+    stream_count: int = 0
+    """Every stream in the file, including cover art, data and attachments."""
+
+    @property
+    def main_video(self) -> VideoStream | None:
+        """The stream a video target encodes: the default-flagged one, else the first."""
+        return next((v for v in self.video if v.default), self.video[0] if self.video else None)
+
+    @property
+    def main_audio(self) -> AudioStream | None:
+        """The stream an audio target extracts: the default-flagged one, else the first."""
+        return next((a for a in self.audio if a.default), self.audio[0] if self.audio else None)
+
+
+def parse_ffprobe(data: dict[str, Any]) -> MediaInfo:
+    """Turn ``ffprobe -print_format json -show_format -show_streams`` output into :class:`MediaInfo`.
+
+    Tolerates missing keys and ``N/A`` values: anything unknown becomes None.
+    """
+    fmt = data.get("format") or {}
+    streams = data.get("streams") or []
+    video: list[VideoStream] = []
+    audio: list[AudioStream] = []
+    subtitles: list[SubtitleStream] = []
+    for position, s in enumerate(streams):
+        index = _int(s.get("index"))
+        index = position if index is None else index
+        codec = str(s.get("codec_name") or "unknown")
+        disposition = s.get("disposition") or {}
+        tags = s.get("tags") or {}
+        default = bool(disposition.get("default"))
+        kind = s.get("codec_type")
+        if kind == "video":
+            if disposition.get("attached_pic"):
+                continue  # cover art, not a picture sequence
+            video.append(
+                VideoStream(
+                    index=index,
+                    codec=codec,
+                    width=_int(s.get("width")),
+                    height=_int(s.get("height")),
+                    pix_fmt=s.get("pix_fmt") or None,
+                    rotation=_rotation(s),
+                    fps=_rate(s.get("avg_frame_rate")),
+                    default=default,
+                )
+            )
+        elif kind == "audio":
+            audio.append(
+                AudioStream(
+                    index=index,
+                    codec=codec,
+                    channels=_int(s.get("channels")),
+                    language=_language(tags),
+                    default=default,
+                )
+            )
+        elif kind == "subtitle":
+            subtitles.append(SubtitleStream(index=index, codec=codec, language=_language(tags)))
+
+    duration = _positive_float(fmt.get("duration"))
+    if duration is None:
+        durations = [d for d in (_positive_float(s.get("duration")) for s in streams) if d is not None]
+        duration = max(durations, default=None)
+    return MediaInfo(
+        duration=duration,
+        format_name=str(fmt.get("format_name") or "unknown"),
+        video=tuple(video),
+        audio=tuple(audio),
+        subtitles=tuple(subtitles),
+        stream_count=len(streams),
+    )
+
+
+async def probe(path: str | os.PathLike[str], *, ffprobe: str = "ffprobe") -> MediaInfo:
+    """Run ffprobe on ``path``.
+
+    Raises :class:`MediaError` with a sentence a person understands when the file cannot be read (or ffprobe
+    takes longer than :data:`PROBE_TIME_LIMIT`); ffprobe never outlives this call, even when it is cancelled.
+    """
+    cmd = [
+        ffprobe,
+        "-hide_banner",
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        input_url(Path(path)),
+    ]
+    try:
+        process = await anyio.open_process(cmd, stdin=DEVNULL, stdout=PIPE, stderr=PIPE)
+    except OSError as exc:
+        raise MediaError(f"The media analyser could not be started ({exc.strerror or exc}).") from exc
+    try:
+        with anyio.move_on_after(PROBE_TIME_LIMIT) as scope:
+            stdout, stderr = await collect_output(process)
+            returncode = await process.wait()
+    finally:
+        await stop_process(process)
+    if scope.cancelled_caught:
+        raise MediaError("Reading this file's details took too long; the file may be damaged.")
+    stderr_text = stderr.decode("utf-8", "replace")
+    if returncode != 0:
+        raise MediaError(explain_failure(stderr_text.splitlines(), paths=[str(path)]), stderr_text[-8192:])
+    try:
+        data = json.loads(stdout)
+    except ValueError as exc:
+        raise MediaError("The media analyser gave an answer that could not be read.", stderr_text[-8192:]) from exc
+    return parse_ffprobe(data)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _positive_float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _rate(value: Any) -> float | None:
+    """``"30000/1001"`` → 29.97; ``"0/0"`` and garbage → None."""
+    if not isinstance(value, str) or "/" not in value:
+        return _positive_float(value)
+    num, _, den = value.partition("/")
+    try:
+        n, d = float(num), float(den)
+    except ValueError:
+        return None
+    return n / d if d > 0 and n > 0 else None
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Clockwise display rotation, from the display matrix (ffmpeg ≥ 5) or the legacy ``rotate`` tag."""
+    for side in stream.get("side_data_list") or []:
+        if "rotation" in side:
+            # The display matrix states the counter-clockwise angle: -90 means "turn 90° clockwise to show".
+            degrees = _float(side.get("rotation"))
+            if degrees is not None:
+                return _quarter(-degrees)
+    degrees = _float((stream.get("tags") or {}).get("rotate"))
+    return _quarter(degrees) if degrees is not None else 0
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _quarter(degrees: float) -> int:
+    return (round(degrees / 90) * 90) % 360
+
+
+def _language(tags: dict[str, Any]) -> str | None:
+    language = tags.get("language")
+    return language if isinstance(language, str) and language not in ("", "und") else None
