@@ -1,0 +1,133 @@
+"""The job table, the worker table and the job status enum.
+
+The store (``store.py``) is the only writer of these tables; everything else sees :class:`JobRecord`
+snapshots. The schema itself is created by the hand-written Alembic migrations in ``migrations/`` — these
+models describe it for SQLAlchemy and must stay in step with them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Float, Index, Integer, String, Table, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life; stored as the lowercase value."""
+
+    #: Waiting for a worker (maybe not before ``not_before``, after a transient failure).
+    PENDING = "pending"
+    #: Held by a worker under a lease; ffmpeg is (or is about to be) running.
+    PROCESSING = "processing"
+    #: The output file was uploaded next to the source.
+    COMPLETED = "completed"
+    #: Gave up: a permanent error, or too many interrupted attempts; ``error_message`` says why.
+    FAILED = "failed"
+    #: Stopped by its owner before it finished.
+    CANCELLED = "cancelled"
+
+
+#: Statuses a job never leaves on its own (only ``retry`` or ``delete`` touch it again).
+FINISHED: frozenset[JobStatus] = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+#: Statuses of jobs that still need a worker, or have one.
+ACTIVE: frozenset[JobStatus] = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always goes in and comes out as an aware UTC datetime.
+
+    SQLite has no time zones: SQLAlchemy stores the wall-clock digits and hands back naive datetimes. Storing
+    everything as UTC keeps SQLite's text comparisons (``lease_expires_at < now``) correct, and marking the
+    results as UTC means callers never see a naive datetime, whichever database is behind the store.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive datetime here is a bug in the caller; guessing its zone would silently shift times.
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return as_utc(value)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """``value`` as an aware UTC datetime (a naive one is taken to be UTC already)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the job store's tables."""
+
+
+class Job(Base):
+    """One conversion of one source file into one target format."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # The claim query: pending jobs whose not_before has passed, oldest first.
+        Index("ix_jobs_claim", "status", "not_before", "created_at"),
+        # Without AUTOINCREMENT SQLite may hand a deleted job's id to a new job; ids name scratch directories
+        # and appear in notifications, so they must never be reused.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Nextcloud's filecache ids are 64-bit.
+    file_id: Mapped[int] = mapped_column(BigInteger)
+    source_path: Mapped[str] = mapped_column(Text)
+    source_etag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    target: Mapped[str] = mapped_column(String(32))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=JobStatus.PENDING.value)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    output_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    output_file_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Worker(Base):
+    """A worker process that is (or was recently) alive; written by its heartbeat."""
+
+    __tablename__ = "workers"
+
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    jobs_running: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The store speaks SQLAlchemy Core to these tables: statements return plain rows that become frozen records.
+jobs_table: Table = Job.__table__  # type: ignore[assignment]
+workers_table: Table = Worker.__table__  # type: ignore[assignment]

@@ -1,0 +1,87 @@
+"""Plain, immutable values that cross the store's boundary.
+
+Callers never hold ORM objects or rows across an ``await``: the store turns every row into one of these
+snapshots before it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .models import FINISHED, JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a caller knows about a job before it exists."""
+
+    user_id: str
+    file_id: int
+    #: The source's path relative to the user's root when the job was asked for, e.g. ``/Videos/clip.mov``.
+    source_path: str
+    target: str
+    source_etag: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A snapshot of one ``jobs`` row; every datetime is aware and in UTC."""
+
+    id: int
+    user_id: str
+    file_id: int
+    source_path: str
+    source_etag: str | None
+    target: str
+    options: dict[str, Any]
+    status: JobStatus
+    progress: float
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    error_message: str | None
+    retry_count: int
+    not_before: datetime | None
+    output_path: str | None
+    output_file_id: int | None
+    language: str
+    notes: tuple[str, ...]
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job is completed, failed or cancelled."""
+        return self.status in FINISHED
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> JobRecord:
+        """Build a record from a row mapping of the ``jobs`` table."""
+        values = dict(row)
+        values["status"] = JobStatus(values["status"])
+        values["options"] = dict(values["options"] or {})
+        values["notes"] = tuple(values["notes"] or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """A snapshot of one ``workers`` row: a worker's last heartbeat."""
+
+    worker_id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_seen: datetime
+    jobs_running: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> WorkerRecord:
+        """Build a record from a row mapping of the ``workers`` table."""
+        return cls(**dict(row))

@@ -1,0 +1,504 @@
+"""The job store: the one place where a job's status changes.
+
+Every transition is a single ``UPDATE … WHERE <guard> RETURNING …``: the guard states which statuses (and
+which lease owner) the transition is legal from, so two processes racing for the same job cannot both win
+and nobody reads a row, decides in Python and writes it back. When a guarded statement matches nothing, the
+store reads the row afterwards only to say *why* (``NotFound`` or ``Conflict``).
+
+Workers hold a job under a lease (``lease_owner``, ``lease_expires_at``) that they renew while ffmpeg runs;
+a lease that runs out means the worker died, and :meth:`JobStore.reap_expired` hands the job to someone else.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+from sqlalchemy import ColumnElement, String, and_, cast, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ex_app.lib.errors import Conflict, NotFound
+
+from .db import IMMEDIATE, create_engine, upgrade_database
+from .models import ACTIVE, FINISHED, JobStatus, jobs_table, utc_now, workers_table
+from .records import JobRecord, NewJob, WorkerRecord
+
+J = jobs_table.c
+W = workers_table.c
+
+_FINISHED_VALUES = sorted(status.value for status in FINISHED)
+_ACTIVE_VALUES = sorted(status.value for status in ACTIVE)
+_RETRYABLE_VALUES = [JobStatus.FAILED.value, JobStatus.CANCELLED.value]
+
+#: Written into ``error_message`` when a worker died and the job goes back to the queue.
+INTERRUPTED_MESSAGE = "The conversion was interrupted; it will be tried again."
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return utc_now()
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now!r}: pass an aware datetime (UTC)")
+    return now.astimezone(UTC)
+
+
+def _clamp_progress(progress: float) -> float:
+    # ffmpeg's time= can run past the probed duration; the column promises 0–100.
+    return min(100.0, max(0.0, float(progress)))
+
+
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+class JobStore:
+    """Jobs and worker heartbeats in SQLite or PostgreSQL.
+
+    Build it from an engine (``JobStore(engine)``, schema already upgraded) or with :meth:`open`. The store
+    owns the engine: :meth:`close` disposes it. All methods are safe to call from several tasks and several
+    processes at once; every datetime they take must be aware, and every one they return is aware UTC.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        # Writers take SQLite's write lock when their transaction starts (see db._set_up_sqlite).
+        self._write_engine = engine.execution_options(**{IMMEDIATE: True})
+        self._dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, url: str) -> Self:
+        """Create an engine for ``url``, bring its schema up to date and return a store on it."""
+        engine = create_engine(url)
+        try:
+            await upgrade_database(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        """Close every connection of the store's engine."""
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        async with self._write_engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    # -- creating and reading ------------------------------------------------------------------------------
+
+    async def create_many(self, jobs: Sequence[NewJob], *, now: datetime | None = None) -> list[JobRecord]:
+        """Insert ``jobs`` as pending jobs in one statement; their records come back in the same order."""
+        if not jobs:
+            return []
+        now = _now(now)
+        rows: builtins.list[dict[str, Any]] = [
+            {
+                "user_id": job.user_id,
+                "file_id": job.file_id,
+                "source_path": job.source_path,
+                "source_etag": job.source_etag,
+                "target": job.target,
+                "options": dict(job.options),
+                "status": JobStatus.PENDING.value,
+                "progress": 0.0,
+                "created_at": now,
+                "updated_at": now,
+                "retry_count": 0,
+                "language": job.language,
+                "notes": [],
+            }
+            for job in jobs
+        ]
+        # executemany + RETURNING becomes one multi-row INSERT per 1,000 rows ("insertmanyvalues"). RETURNING
+        # order is not promised by either database. PostgreSQL gets SQLAlchemy's sort_by_parameter_order (a
+        # sentinel it orders by); SQLite cannot do that in one statement, but it inserts the VALUES rows one
+        # after another, each taking the next AUTOINCREMENT id, so sorting by id restores the input order.
+        ordered_by_sqlalchemy = self._dialect != "sqlite"
+        statement = insert(jobs_table).returning(*jobs_table.c, sort_by_parameter_order=ordered_by_sqlalchemy)
+        async with self._writing() as conn:
+            result = await conn.execute(statement, rows)
+            records = [JobRecord.from_row(row) for row in result.mappings()]
+        if not ordered_by_sqlalchemy:
+            records.sort(key=lambda record: record.id)
+        return records
+
+    async def get(self, job_id: int, *, user_id: str | None = None) -> JobRecord:
+        """The job ``job_id``; ``NotFound`` if it does not exist or (``user_id`` given) is not that user's."""
+        async with self._reading() as conn:
+            record = await self._get(conn, job_id, user_id)
+        if record is None:
+            raise NotFound(f"Job {job_id} not found")
+        return record
+
+    async def list(
+        self,
+        *,
+        user_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[builtins.list[JobRecord], int]:
+        """One page of jobs, newest first, and how many jobs match in total."""
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be at least 1 and offset at least 0")
+        conditions: builtins.list[ColumnElement[bool]] = []
+        if user_id is not None:
+            conditions.append(J.user_id == user_id)
+        if status is not None:
+            conditions.append(J.status == JobStatus(status).value)
+        page = (
+            select(jobs_table).where(*conditions).order_by(J.created_at.desc(), J.id.desc()).limit(limit).offset(offset)
+        )
+        count = select(func.count()).select_from(jobs_table).where(*conditions)
+        async with self._reading() as conn:
+            records = [JobRecord.from_row(row) for row in (await conn.execute(page)).mappings()]
+            total = (await conn.execute(count)).scalar_one()
+        return records, total
+
+    async def count_by_status(self, *, user_id: str | None = None) -> dict[JobStatus, int]:
+        """How many jobs are in each status (every status is present, zero if none)."""
+        statement = select(J.status, func.count()).group_by(J.status)
+        if user_id is not None:
+            statement = statement.where(J.user_id == user_id)
+        counts = dict.fromkeys(JobStatus, 0)
+        async with self._reading() as conn:
+            for status, count in await conn.execute(statement):
+                counts[JobStatus(status)] = count
+        return counts
+
+    async def active_ids(self) -> set[int]:
+        """Ids of the pending and processing jobs (whose scratch files must be kept)."""
+        async with self._reading() as conn:
+            result = await conn.execute(select(J.id).where(J.status.in_(_ACTIVE_VALUES)))
+            return set(result.scalars())
+
+    # -- the worker's side ---------------------------------------------------------------------------------
+
+    async def claim(self, worker_id: str, lease_seconds: float, *, now: datetime | None = None) -> JobRecord | None:
+        """Take the oldest pending job that may run now, or ``None`` if there is none.
+
+        The job becomes ``processing`` under a lease held by ``worker_id`` until ``now + lease_seconds``.
+        However many workers in however many processes claim at once, each job goes to exactly one of them.
+        """
+        now = _now(now)
+        candidate = (
+            select(J.id)
+            .where(J.status == JobStatus.PENDING.value, or_(J.not_before.is_(None), J.not_before <= now))
+            .order_by(J.created_at, J.id)
+            .limit(1)
+            # PostgreSQL: concurrent claimers skip rows another claimer has locked instead of queueing behind
+            # it (and then finding it taken). SQLite drops the clause; its writers are serialised anyway.
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            update(jobs_table)
+            .where(J.id == candidate, J.status == JobStatus.PENDING.value)
+            .values(
+                status=JobStatus.PROCESSING.value,
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                started_at=now,
+                progress=0.0,
+                error_message=None,
+                updated_at=now,
+            )
+            .returning(*jobs_table.c)
+        )
+        async with self._writing() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return JobRecord.from_row(row) if row is not None else None
+
+    async def renew(
+        self,
+        job_id: int,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        progress: float | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Extend ``worker_id``'s lease on the job (and record ``progress``, 0–100, if given).
+
+        ``False`` means the job is no longer this worker's to run — it was cancelled, or reaped after the lease
+        ran out — and the worker must stop working on it.
+        """
+        now = _now(now)
+        values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds), "updated_at": now}
+        if progress is not None:
+            values["progress"] = _clamp_progress(progress)
+        statement = update(jobs_table).where(self._held_by(job_id, worker_id)).values(**values).returning(J.id)
+        async with self._writing() as conn:
+            return (await conn.execute(statement)).first() is not None
+
+    async def complete(
+        self,
+        job_id: int,
+        worker_id: str,
+        *,
+        output_path: str,
+        output_file_id: int | None,
+        notes: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> JobRecord | None:
+        """Mark the job ``completed`` with its output; ``None`` if ``worker_id`` no longer holds it."""
+        now = _now(now)
+        values: dict[str, Any] = {
+            "status": JobStatus.COMPLETED.value,
+            "progress": 100.0,
+            "finished_at": now,
+            "updated_at": now,
+            "output_path": output_path,
+            "output_file_id": output_file_id,
+            "error_message": None,
+            **_NO_LEASE,
+        }
+        if notes is not None:
+            values["notes"] = builtins.list(notes)
+        return await self._release(job_id, worker_id, values)
+
+    async def fail(self, job_id: int, worker_id: str, message: str, *, now: datetime | None = None) -> JobRecord | None:
+        """Mark the job ``failed`` with ``message`` (shown to the user); ``None`` if ``worker_id`` no longer
+        holds it."""
+        now = _now(now)
+        values = {
+            "status": JobStatus.FAILED.value,
+            "finished_at": now,
+            "updated_at": now,
+            "error_message": message,
+            **_NO_LEASE,
+        }
+        return await self._release(job_id, worker_id, values)
+
+    async def requeue(
+        self, job_id: int, worker_id: str, message: str, delay_seconds: float, *, now: datetime | None = None
+    ) -> JobRecord | None:
+        """Put the job back in the queue after a transient failure, claimable again ``delay_seconds`` from
+        now; ``retry_count`` goes up by one and ``error_message`` keeps ``message``. ``None`` if
+        ``worker_id`` no longer holds it."""
+        now = _now(now)
+        values = {
+            "status": JobStatus.PENDING.value,
+            "retry_count": J.retry_count + 1,
+            "not_before": now + timedelta(seconds=max(0.0, delay_seconds)),
+            "started_at": None,
+            "progress": 0.0,
+            "updated_at": now,
+            "error_message": message,
+            **_NO_LEASE,
+        }
+        return await self._release(job_id, worker_id, values)
+
+    async def release(self, job_id: int, worker_id: str, *, now: datetime | None = None) -> JobRecord | None:
+        """Hand the job back untouched (a worker shutting down): pending again, claimable at once, no attempt
+        counted. ``None`` if ``worker_id`` no longer holds it."""
+        now = _now(now)
+        values = {
+            "status": JobStatus.PENDING.value,
+            "not_before": None,
+            "started_at": None,
+            "progress": 0.0,
+            "updated_at": now,
+            **_NO_LEASE,
+        }
+        return await self._release(job_id, worker_id, values)
+
+    async def reap_expired(
+        self, max_attempts: int, *, now: datetime | None = None
+    ) -> tuple[builtins.list[int], builtins.list[int]]:
+        """Take back the jobs whose worker stopped renewing its lease (it crashed or was killed).
+
+        A job that has now been attempted ``max_attempts`` times fails with a message saying so; every other
+        one goes back to pending (``retry_count`` + 1), claimable at once. Returns ``(requeued_ids,
+        failed_ids)``, each sorted.
+        """
+        now = _now(now)
+        expired = and_(J.status == JobStatus.PROCESSING.value, J.lease_expires_at < now)
+        attempts = J.retry_count + 1
+        give_up = (
+            update(jobs_table)
+            .where(expired, attempts >= max_attempts)
+            .values(
+                status=JobStatus.FAILED.value,
+                retry_count=attempts,
+                finished_at=now,
+                updated_at=now,
+                # Built in SQL because each row has its own count.
+                error_message=literal("The conversion was interrupted ")
+                + cast(attempts, String)
+                + literal(" times; giving up."),
+                **_NO_LEASE,
+            )
+            .returning(J.id)
+        )
+        # Runs second, in the same transaction: the rows that gave up are no longer "processing".
+        again = (
+            update(jobs_table)
+            .where(expired)
+            .values(
+                status=JobStatus.PENDING.value,
+                retry_count=attempts,
+                not_before=None,
+                started_at=None,
+                progress=0.0,
+                updated_at=now,
+                error_message=INTERRUPTED_MESSAGE,
+                **_NO_LEASE,
+            )
+            .returning(J.id)
+        )
+        async with self._writing() as conn:
+            failed = sorted((await conn.execute(give_up)).scalars())
+            requeued = sorted((await conn.execute(again)).scalars())
+        return requeued, failed
+
+    # -- the user's side -----------------------------------------------------------------------------------
+
+    async def cancel(self, job_id: int, *, user_id: str | None = None, now: datetime | None = None) -> JobRecord:
+        """Cancel a pending or processing job; its worker learns of it when :meth:`renew` returns ``False``.
+
+        ``NotFound`` if the job does not exist or is not ``user_id``'s; ``Conflict`` if it already finished.
+        """
+        now = _now(now)
+        statement = (
+            update(jobs_table)
+            .where(self._owned(job_id, user_id), J.status.in_(_ACTIVE_VALUES))
+            .values(status=JobStatus.CANCELLED.value, finished_at=now, updated_at=now, **_NO_LEASE)
+            .returning(*jobs_table.c)
+        )
+        async with self._writing() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+            if row is not None:
+                return JobRecord.from_row(row)
+            current = await self._get(conn, job_id, user_id)
+        raise self._refusal(job_id, current, "already {status}")
+
+    async def retry(self, job_id: int, *, user_id: str | None = None, now: datetime | None = None) -> JobRecord:
+        """Queue a failed or cancelled job again, as if new (attempts, error, times and output cleared).
+
+        ``NotFound`` if the job does not exist or is not ``user_id``'s; ``Conflict`` in any other status.
+        """
+        now = _now(now)
+        statement = (
+            update(jobs_table)
+            .where(self._owned(job_id, user_id), J.status.in_(_RETRYABLE_VALUES))
+            .values(
+                status=JobStatus.PENDING.value,
+                retry_count=0,
+                progress=0.0,
+                error_message=None,
+                started_at=None,
+                finished_at=None,
+                not_before=None,
+                output_path=None,
+                output_file_id=None,
+                notes=[],
+                updated_at=now,
+                **_NO_LEASE,
+            )
+            .returning(*jobs_table.c)
+        )
+        async with self._writing() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+            if row is not None:
+                return JobRecord.from_row(row)
+            current = await self._get(conn, job_id, user_id)
+        raise self._refusal(job_id, current, "{status}; only failed or cancelled jobs can be retried")
+
+    async def delete(self, job_id: int, *, user_id: str | None = None) -> None:
+        """Delete a finished job. ``NotFound`` if it does not exist or is not ``user_id``'s; ``Conflict`` while
+        it is pending or processing."""
+        statement = (
+            delete(jobs_table).where(self._owned(job_id, user_id), J.status.in_(_FINISHED_VALUES)).returning(J.id)
+        )
+        async with self._writing() as conn:
+            if (await conn.execute(statement)).first() is not None:
+                return
+            current = await self._get(conn, job_id, user_id)
+        raise self._refusal(job_id, current, "{status}; cancel it before deleting it")
+
+    # -- housekeeping --------------------------------------------------------------------------------------
+
+    async def delete_finished_before(self, cutoff: datetime, *, dry_run: bool = False) -> builtins.list[int]:
+        """Delete the finished jobs that finished before ``cutoff``; returns their ids, sorted.
+
+        With ``dry_run`` nothing is deleted and the ids are those that would be.
+        """
+        cutoff = _now(cutoff)
+        condition = and_(J.status.in_(_FINISHED_VALUES), J.finished_at < cutoff)
+        if dry_run:
+            async with self._reading() as conn:
+                return sorted((await conn.execute(select(J.id).where(condition))).scalars())
+        async with self._writing() as conn:
+            return sorted((await conn.execute(delete(jobs_table).where(condition).returning(J.id))).scalars())
+
+    async def beat(
+        self, worker_id: str, host: str, pid: int, jobs_running: int, *, now: datetime | None = None
+    ) -> None:
+        """Record that ``worker_id`` is alive now and running ``jobs_running`` jobs."""
+        now = _now(now)
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(workers_table).values(
+            worker_id=worker_id, host=host, pid=pid, started_at=now, last_seen=now, jobs_running=jobs_running
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[W.worker_id],
+            set_={"host": host, "pid": pid, "last_seen": now, "jobs_running": jobs_running},
+        )
+        async with self._writing() as conn:
+            await conn.execute(statement)
+
+    async def workers(self) -> builtins.list[WorkerRecord]:
+        """Every worker that has beaten and not been removed, by ``worker_id``."""
+        async with self._reading() as conn:
+            result = await conn.execute(select(workers_table).order_by(W.worker_id))
+            return [WorkerRecord.from_row(row) for row in result.mappings()]
+
+    async def remove_worker(self, worker_id: str) -> None:
+        """Forget ``worker_id`` (a worker calls this when it shuts down cleanly)."""
+        async with self._writing() as conn:
+            await conn.execute(delete(workers_table).where(W.worker_id == worker_id))
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _owned(job_id: int, user_id: str | None) -> ColumnElement[bool]:
+        if user_id is None:
+            return J.id == job_id
+        return and_(J.id == job_id, J.user_id == user_id)
+
+    @staticmethod
+    def _held_by(job_id: int, worker_id: str) -> ColumnElement[bool]:
+        return and_(J.id == job_id, J.status == JobStatus.PROCESSING.value, J.lease_owner == worker_id)
+
+    async def _release(self, job_id: int, worker_id: str, values: dict[str, Any]) -> JobRecord | None:
+        statement = update(jobs_table).where(self._held_by(job_id, worker_id)).values(**values).returning(*jobs_table.c)
+        async with self._writing() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return JobRecord.from_row(row) if row is not None else None
+
+    @staticmethod
+    async def _get(conn: AsyncConnection, job_id: int, user_id: str | None) -> JobRecord | None:
+        row = (await conn.execute(select(jobs_table).where(JobStore._owned(job_id, user_id)))).mappings().first()
+        return JobRecord.from_row(row) if row is not None else None
+
+    @staticmethod
+    def _refusal(job_id: int, current: JobRecord | None, reason: str) -> NotFound | Conflict:
+        if current is None:
+            return NotFound(f"Job {job_id} not found")
+        return Conflict(f"Job {job_id} is " + reason.format(status=current.status.value))
