@@ -36,9 +36,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in the persistent storage")
-    scratch_dir: Path | None = Field(
-        None, description="staging for sources and outputs"
-    )
+    scratch_dir: Path | None = Field(None, description="staging for sources and outputs")
     concurrency: int = Field(default_factory=_default_concurrency, ge=1, le=64, description="jobs at once per worker")
     lease_seconds: float = Field(60.0, gt=1, le=3600, description="how long a claimed job is held without renewal")
     poll_seconds: float = Field(2.0, gt=0, le=60, description="how often an idle worker looks for jobs")

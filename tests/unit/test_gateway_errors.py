@@ -28,8 +28,9 @@ def test_nextcloud_failures_map_to_our_errors(raised, expected):
 
 
 def test_not_found_can_say_what_is_missing():
-    with pytest.raises(SourceGone, match="The source file no longer exists"), mapped_errors(
-        "x", missing=lambda: SourceGone("The source file no longer exists")
+    with (
+        pytest.raises(SourceGone, match="The source file no longer exists"),
+        mapped_errors("x", missing=lambda: SourceGone("The source file no longer exists")),
     ):
         raise NextcloudException(404, "Not Found")
 

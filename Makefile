@@ -1,0 +1,162 @@
+# SPDX-FileCopyrightText: 2026 video_converter_fm contributors
+# SPDX-License-Identifier: AGPL-3.0-or-later
+#
+# `make` lists the targets. Variables can be set on the command line: make run APP_SECRET=… APP_PORT=…
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON        ?= python3
+APP_ID        := video_converter_fm
+VERSION       := $(shell sed -n 's:.*<version>\(.*\)</version>.*:\1:p' appinfo/info.xml | head -n 1)
+
+# make run / make register (manual_install)
+APP_HOST      ?= 127.0.0.1
+APP_PORT      ?= 23000
+APP_SECRET    ?=
+NEXTCLOUD_URL ?= http://localhost
+AA_VERSION    ?= 3.2.3
+APP_PERSISTENT_STORAGE ?= $(CURDIR)/.data
+OCC           ?=
+
+# make test / make lint
+PYTEST_ARGS   ?=
+LINT_PATHS    := $(wildcard ex_app tests bench scripts)
+
+# make docker
+IMAGE         ?= ghcr.io/video-converter-fm/video_converter_fm
+
+# root installs system packages directly, everyone else through sudo
+SUDO          := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# `make install` records the environment it installed into; other targets reinstall when that changed.
+STAMP         := .make/installed
+PY_PREFIX      = $(shell $(PYTHON) -c 'import sys; print(sys.prefix)')
+SCRIPTS_DIR    = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+HADOLINT       = $(or $(wildcard $(SCRIPTS_DIR)/hadolint),hadolint)
+
+.PHONY: help install deps ffmpeg test lint run register unregister l10n l10n-extract docker clean
+
+help:
+	@echo "video_converter_fm $(VERSION)"
+	@echo ""
+	@echo "  make demo          (added by the lead)"
+	@echo "  make test          install, ffmpeg if missing, then the whole pytest suite (PYTEST_ARGS=…)"
+	@echo "  make lint          ruff check + ruff format --check, hadolint Dockerfile (+ shellcheck if present)"
+	@echo ""
+	@echo "  make install       pip install -e '.[dev]' into the current environment (venv, or the system as root)"
+	@echo "  make ffmpeg        apt-get install ffmpeg when it is missing"
+	@echo "  make run           run the ExApp here for manual_install: APP_SECRET=… [APP_PORT=$(APP_PORT)] [NEXTCLOUD_URL=…]"
+	@echo "  make register      OCC='…/occ' APP_SECRET=…: register the running ExApp with AppAPI (manual_install)"
+	@echo "  make unregister    OCC='…/occ'"
+	@echo "  make l10n          compile translationfiles/*/*.po into .mo and l10n/<lang>.js|json"
+	@echo "  make l10n-extract  refresh the .pot from the Python sources and merge it into every .po"
+	@echo "  make docker        build $(IMAGE):$(VERSION) (needs a Docker engine with BuildKit)"
+	@echo ""
+	@echo "  make bench         (added by the lead)"
+
+# --- environment -----------------------------------------------------------------------------------------
+
+install:
+	@if ! $(PYTHON) -m pip --version >/dev/null 2>&1; then \
+		echo "install: no pip for $(PYTHON); installing python3-pip"; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-pip; \
+	fi
+	@# Outside a venv, Debian's python refuses pip installs (PEP 668); as root we install anyway, as intended.
+	flags="$$($(PYTHON) -c 'import os, sys, sysconfig; venv = sys.prefix != sys.base_prefix; \
+		managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")); \
+		root = os.geteuid() == 0; \
+		print(" ".join(f for f, on in (("--break-system-packages", managed and not venv and root), \
+		("--root-user-action=ignore", root)) if on))')"; \
+	$(PYTHON) -m pip install $$flags -e '.[dev]'
+	@mkdir -p $(dir $(STAMP)) && echo "$(PY_PREFIX)" > $(STAMP)
+
+# install only when pyproject.toml changed or the environment is another one
+deps:
+	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(PY_PREFIX)" ] || [ pyproject.toml -nt $(STAMP) ]; then \
+		$(MAKE) --no-print-directory install PYTHON="$(PYTHON)"; \
+	fi
+
+ffmpeg:
+	@if command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then \
+		echo "ffmpeg: $$(command -v ffmpeg)"; \
+	else \
+		echo "ffmpeg: not found, installing Debian's"; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg; \
+	fi
+
+# --- checks ----------------------------------------------------------------------------------------------
+
+test: deps ffmpeg
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(PYTHON) -m ruff check $(LINT_PATHS)
+	$(PYTHON) -m ruff format --check $(LINT_PATHS)
+	$(HADOLINT) Dockerfile
+	@if command -v shellcheck >/dev/null 2>&1; then shellcheck start.sh healthcheck.sh .ci/run; \
+	else echo "lint: shellcheck not installed, shell scripts skipped"; fi
+
+# demo: added by the lead
+
+# bench: added by the lead
+
+# --- manual_install against a real Nextcloud ---------------------------------------------------------------
+
+run: deps
+	@[ -n "$(APP_SECRET)" ] || { echo "run: set APP_SECRET (the same value goes to make register)"; exit 2; }
+	@mkdir -p "$(APP_PERSISTENT_STORAGE)"
+	APP_ID=$(APP_ID) APP_DISPLAY_NAME="Video converter" APP_VERSION=$(VERSION) AA_VERSION=$(AA_VERSION) \
+	APP_HOST=$(APP_HOST) APP_PORT=$(APP_PORT) APP_SECRET="$(APP_SECRET)" NEXTCLOUD_URL="$(NEXTCLOUD_URL)" \
+	APP_PERSISTENT_STORAGE="$(APP_PERSISTENT_STORAGE)" PYTHONUNBUFFERED=1 \
+	$(PYTHON) -m ex_app.lib.main
+
+# OCC is the occ command line, e.g. OCC="sudo -u www-data php /var/www/nextcloud/occ"
+# or OCC="docker exec -u www-data nextcloud php occ". --force-scopes is gone from AppAPI 3 (accepted, unused).
+register:
+	@[ -n "$(OCC)" ] || { echo "register: set OCC, e.g. OCC='sudo -u www-data php /var/www/nextcloud/occ'"; exit 2; }
+	@[ -n "$(APP_SECRET)" ] || { echo "register: set APP_SECRET to the secret make run was started with"; exit 2; }
+	$(OCC) app_api:app:register $(APP_ID) manual_install \
+		--json-info "$$($(PYTHON) scripts/json_info.py --port $(APP_PORT) --secret '$(APP_SECRET)')" \
+		--wait-finish
+
+unregister:
+	@[ -n "$(OCC)" ] || { echo "unregister: set OCC, e.g. OCC='sudo -u www-data php /var/www/nextcloud/occ'"; exit 2; }
+	$(OCC) app_api:app:unregister $(APP_ID) --force
+
+# --- translations (see translationfiles/README.md) ---------------------------------------------------------
+
+l10n:
+	@for po in translationfiles/*/$(APP_ID).po; do \
+		[ -e "$$po" ] || continue; \
+		msgfmt --check --output-file="$${po%.po}.mo" "$$po" || exit 1; \
+	done
+	$(PYTHON) scripts/l10n.py
+
+# Strings translated elsewhere (the Files action names, which the browser translates) are marked with the
+# no-op N_("…") so that xgettext finds them. A msgid that would vanish from the template stops the target:
+# rerun with FORCE=1 when the string really was removed.
+l10n-extract:
+	@pot=translationfiles/templates/$(APP_ID).pot; tmp=$$(mktemp); \
+	find ex_app -name '*.py' -print0 | sort -z | xargs -0 xgettext --language=Python --from-code=UTF-8 \
+		--keyword=_ --keyword=_n:1,2 --keyword=N_ --add-comments=TRANSLATORS: --sort-by-file \
+		--package-name=$(APP_ID) --package-version=$(VERSION) \
+		--msgid-bugs-address=https://github.com/video-converter-fm/video_converter_fm/issues \
+		--output="$$tmp" || exit 1; \
+	if [ ! -s "$$tmp" ]; then rm -f "$$tmp"; echo "l10n-extract: no _() strings found, $$pot left as it is"; exit 1; fi; \
+	gone=$$(comm -23 <(grep '^msgid "..*"' "$$pot" | sort) <(grep '^msgid "..*"' "$$tmp" | sort)); \
+	if [ -n "$$gone" ] && [ "$(FORCE)" != 1 ]; then \
+		rm -f "$$tmp"; echo "l10n-extract: these strings are no longer in the sources (FORCE=1 drops them):"; \
+		echo "$$gone"; exit 1; \
+	fi; \
+	mv "$$tmp" "$$pot"; \
+	for po in translationfiles/*/$(APP_ID).po; do [ -e "$$po" ] && msgmerge --quiet --update --backup=none "$$po" "$$pot"; done; \
+	echo "l10n-extract: $$pot updated; translate, then make l10n"
+
+# --- image -------------------------------------------------------------------------------------------------
+
+docker:
+	@command -v docker >/dev/null 2>&1 || { echo "docker: needs a Docker engine (docker build with BuildKit)"; exit 2; }
+	DOCKER_BUILDKIT=1 docker build --tag $(IMAGE):$(VERSION) .
+
+clean:
+	rm -rf .make .pytest_cache .ruff_cache
