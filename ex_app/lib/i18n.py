@@ -1,7 +1,7 @@
 """Translations for what the ExApp says to people (notifications, error messages, action names).
 
-Catalogues are gettext ``.mo`` files in ``translationfiles/<lang>/LC_MESSAGES/video_converter_fm.mo`` (see
-translationfiles/README.md). The worker translates into the language the user's browser asked for when the job
+Catalogues are gettext ``.mo`` files beside their ``.po`` in ``translationfiles/<lang>/video_converter_fm.mo``
+(Nextcloud's layout, see translationfiles/README.md). The worker translates into the language the user's browser asked for when the job
 was created, because notifications are rendered later, without a request to read it from.
 """
 
@@ -17,8 +17,15 @@ LOCALE_DIR = Path(__file__).resolve().parents[2] / "translationfiles"
 
 @lru_cache(maxsize=64)
 def _catalogue(language: str) -> gettext.NullTranslations:
-    candidates = [language, language.replace("-", "_"), language.split("-")[0].split("_")[0]]
-    return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=candidates, fallback=True)
+    # Nextcloud keeps one folder per language without gettext's LC_MESSAGES level, so look the file up here:
+    # "de-DE" tries de_DE, then de.
+    normalised = language.replace("-", "_")
+    for candidate in (normalised, normalised.split("_")[0]):
+        path = LOCALE_DIR / candidate / f"{DOMAIN}.mo"
+        if path.is_file():
+            with path.open("rb") as fp:
+                return gettext.GNUTranslations(fp)
+    return gettext.NullTranslations()
 
 
 def translate(language: str | None, message: str, **params: object) -> str:
