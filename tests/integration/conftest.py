@@ -1,0 +1,55 @@
+"""Fixtures of the integration suite; ``NC_URL`` set → a real Nextcloud, unset → the in-process stand-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from .harness import ExAppProcess, NextcloudTarget, real_target, standin_target
+
+
+@pytest.fixture(scope="session")
+def nextcloud() -> Iterator[NextcloudTarget]:
+    target = real_target() if os.environ.get("NC_URL") else standin_target()
+    try:
+        yield target
+    finally:
+        target.close()
+        if target.standin is not None:
+            target.standin.stop()
+            target.standin.state.close()
+
+
+@pytest.fixture(scope="session")
+def exapp(nextcloud: NextcloudTarget, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExAppProcess]:
+    """The ExApp, started and registered once for the session; unregistered and stopped at the end."""
+    process = ExAppProcess(nextcloud, tmp_path_factory.mktemp("exapp"))
+    process.start()
+    try:
+        process.register()
+        yield process
+    finally:
+        try:
+            process.unregister()
+        finally:
+            process.stop()
+
+
+@pytest.fixture
+def exapp_factory(nextcloud: NextcloudTarget, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Build extra ExApp processes with their own env (e.g. ``VCFM_LEASE_SECONDS``); the caller registers them."""
+    made: list[ExAppProcess] = []
+
+    def make(**extra_env: str) -> ExAppProcess:
+        process = ExAppProcess(nextcloud, tmp_path_factory.mktemp("exapp"), extra_env=extra_env)
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        try:
+            process.unregister()
+        finally:
+            process.stop()

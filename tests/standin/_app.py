@@ -1,0 +1,208 @@
+"""The ASGI application: routes, the request log / fault injection layer, and the ``/__standin__`` controls."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._appapi import AppAPI, files_page, proxy
+from ._dav import dav_entry
+from ._http import sabre_error
+from ._ocs import OCS
+from ._state import INSTANCE_ID, Fault, StandinState
+
+DAV_METHODS = ["GET", "HEAD", "PUT", "DELETE", "PROPFIND", "PROPPATCH", "MKCOL", "MOVE", "COPY", "SEARCH",
+               "REPORT", "OPTIONS", "LOCK", "UNLOCK", "POST"]
+CONTROL = "/__standin__"
+
+
+class DroppedConnection(Exception):
+    """Raised on purpose mid-response so that the server closes the connection (fault kind ``drop``)."""
+
+
+def _caller_of(headers: dict[str, str]) -> str | None:
+    for name, prefix in (("authorization-app-api", ""), ("authorization", "basic ")):
+        value = headers.get(name, "")
+        if value and value.lower().startswith(prefix):
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                return base64.b64decode(value[len(prefix):].strip()).decode().split(":", 1)[0]
+    return None
+
+
+class LogAndFaults:
+    """Records every request (not the controls) and applies injected faults before routing."""
+
+    def __init__(self, app: ASGIApp, state: StandinState):
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        entry: dict[str, Any] = {
+            "seq": len(self.state.requests) + 1, "t": time.time(), "method": scope["method"], "path": scope["path"],
+            "query": scope.get("query_string", b"").decode("latin-1"), "user": _caller_of(headers),
+            "ex_app_id": headers.get("ex-app-id"), "headers": headers, "status": None, "fault": None,
+        }
+        self.state.requests.append(entry)
+        started = time.monotonic()
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+            await send(message)
+
+        fault = self.state.take_fault(scope["method"], scope["path"])
+        if fault is not None:
+            entry["fault"] = fault.kind
+            if fault.kind == "status":
+                response = sabre_error("ServiceUnavailable", "Injected by the stand-in") if fault.status == 503 \
+                    else Response(b"", fault.status)
+                response.status_code = fault.status
+                await response(scope, receive, recording_send)
+                entry["ms"] = round((time.monotonic() - started) * 1000, 1)
+                return
+            if fault.kind == "hang":
+                await anyio.sleep(fault.seconds)
+            elif fault.kind == "drop":
+                await recording_send({"type": "http.response.start", "status": 200,
+                                      "headers": [(b"content-length", b"1048576"), (b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"\0" * 1024, "more_body": True})
+                raise DroppedConnection(f"stand-in fault: dropping {scope['method']} {scope['path']}")
+        await self.app(scope, receive, recording_send)
+        entry["ms"] = round((time.monotonic() - started) * 1000, 1)
+
+
+# ---- controls --------------------------------------------------------------------------------------------------
+async def _json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    return (await request.json()) if body.strip() else {}
+
+
+async def control_health(request: Request) -> Response:
+    return JSONResponse({"ok": True, "instance_id": INSTANCE_ID})
+
+
+async def control_reset(request: Request) -> Response:
+    request.app.state.standin.reset()
+    return JSONResponse({"ok": True})
+
+
+async def control_users(request: Request) -> Response:
+    state: StandinState = request.app.state.standin
+    if request.method == "GET":
+        return JSONResponse({"users": sorted(state.users), "admins": sorted(state.admins)})
+    data = await _json(request)
+    state.add_user(data["user"], data.get("password", data["user"]), bool(data.get("admin")),
+                   data.get("display_name"))
+    return JSONResponse({"ok": True}, status_code=201)
+
+
+async def control_readonly(request: Request) -> Response:
+    data = await _json(request)
+    node = request.app.state.standin.mark_readonly_share(data["user"], data["path"])
+    return JSONResponse({"ok": True, "file_id": node.file_id}, status_code=201)
+
+
+async def control_faults(request: Request) -> Response:
+    state: StandinState = request.app.state.standin
+    if request.method == "POST":
+        data = await _json(request)
+        if data.get("kind") not in ("status", "hang", "drop"):
+            return JSONResponse({"error": "kind must be status, hang or drop"}, status_code=400)
+        fields = {f.name for f in dataclasses.fields(Fault)}
+        state.faults.append(Fault(**{k: v for k, v in data.items() if k in fields}))
+        return JSONResponse({"ok": True}, status_code=201)
+    if request.method == "DELETE":
+        state.faults.clear()
+        return JSONResponse({"ok": True})
+    return JSONResponse({"faults": [dataclasses.asdict(f) for f in state.faults if f.count > 0]})
+
+
+async def control_requests(request: Request) -> Response:
+    state: StandinState = request.app.state.standin
+    if request.method == "DELETE":
+        state.requests.clear()
+        return JSONResponse({"ok": True})
+    since = int(request.query_params.get("since", "0"))
+    return JSONResponse({"requests": [r for r in list(state.requests) if r["seq"] > since]})
+
+
+async def control_exapp_calls(request: Request) -> Response:
+    state: StandinState = request.app.state.standin
+    if request.method == "DELETE":
+        state.exapp_calls.clear()
+        return JSONResponse({"ok": True})
+    return JSONResponse({"calls": state.exapp_calls})
+
+
+async def control_exapps(request: Request) -> Response:
+    state: StandinState = request.app.state.standin
+    return JSONResponse({"exapps": [
+        {"appid": a.appid, "version": a.version, "enabled": a.enabled, "status": a.status, "host": a.host,
+         "port": a.port, "routes": a.routes} for a in state.exapps.values()
+    ], "log": state.exapp_log})
+
+
+async def control_occ(request: Request) -> Response:
+    data = await _json(request)
+    appapi: AppAPI = request.app.state.appapi
+    code, output = await appapi.occ([str(a) for a in data.get("argv", [])])
+    return JSONResponse({"exit_code": code, "output": output})
+
+
+CONTROL_ROUTES = [
+    Route("/health", control_health),
+    Route("/reset", control_reset, methods=["POST"]),
+    Route("/users", control_users, methods=["GET", "POST"]),
+    Route("/readonly", control_readonly, methods=["POST"]),
+    Route("/faults", control_faults, methods=["GET", "POST", "DELETE"]),
+    Route("/requests", control_requests, methods=["GET", "DELETE"]),
+    Route("/exapp-calls", control_exapp_calls, methods=["GET", "DELETE"]),
+    Route("/exapps", control_exapps),
+    Route("/occ", control_occ, methods=["POST"]),
+]
+
+
+def create_app(state: StandinState | None = None) -> ASGIApp:
+    """The stand-in as an ASGI app. Pass a :class:`StandinState` to inspect or prepare it from a test."""
+    state = state or StandinState()
+    appapi = AppAPI(state)
+    ocs_handler = OCS(state, appapi)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await appapi.aclose()
+
+    routes = [
+        Route("/remote.php/dav{rest:path}", dav_entry, methods=DAV_METHODS),
+        Route("/ocs/v{version:int}.php/{rest:path}", ocs_handler.__call__, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route("/index.php/apps/app_api/proxy/{appid}/{other:path}", proxy, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route("/apps/app_api/proxy/{appid}/{other:path}", proxy, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route("/index.php/apps/files/", files_page),
+        Route("/index.php/apps/files", files_page),
+        Route("/apps/files/", files_page),
+        Mount(CONTROL, routes=CONTROL_ROUTES),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.redirect_slashes = False
+    app.state.standin = state
+    app.state.appapi = appapi
+    wrapped = LogAndFaults(app, state)
+    wrapped.state = state  # type: ignore[attr-defined]
+    return wrapped
