@@ -10,6 +10,17 @@ import pytest
 from .harness import ExAppProcess, NextcloudTarget, real_target, standin_target
 
 
+# Short leases, polls and backoffs so crash recovery and retries happen within seconds in tests; the
+# defaults (60 s lease, 10 s first backoff) are for production.
+FAST_ENV = {
+    "VCFM_LEASE_SECONDS": "4",
+    "VCFM_POLL_SECONDS": "0.5",
+    "VCFM_RETRY_BACKOFF_SECONDS": "0.5",
+    "VCFM_MAX_ATTEMPTS": "5",
+    "VCFM_CONCURRENCY": "2",
+}
+
+
 @pytest.fixture(scope="session")
 def nextcloud() -> Iterator[NextcloudTarget]:
     target = real_target() if os.environ.get("NC_URL") else standin_target()
@@ -25,7 +36,7 @@ def nextcloud() -> Iterator[NextcloudTarget]:
 @pytest.fixture(scope="session")
 def exapp(nextcloud: NextcloudTarget, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExAppProcess]:
     """The ExApp, started and registered once for the session; unregistered and stopped at the end."""
-    process = ExAppProcess(nextcloud, tmp_path_factory.mktemp("exapp"))
+    process = ExAppProcess(nextcloud, tmp_path_factory.mktemp("exapp"), extra_env=FAST_ENV)
     process.start()
     try:
         process.register()

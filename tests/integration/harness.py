@@ -316,8 +316,8 @@ class ExAppProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def json_info(self) -> str:
-        result = subprocess.run([sys.executable, "scripts/json_info.py", "--host", self.host, "--port",
-                                 str(self.port), "--secret", self.secret], cwd=ROOT, capture_output=True,
+        result = subprocess.run([sys.executable, "scripts/json_info.py", f"--host={self.host}", "--port",
+                                 str(self.port), f"--secret={self.secret}"], cwd=ROOT, capture_output=True,
                                 text=True, check=True)
         return result.stdout.strip()
 
