@@ -9,7 +9,6 @@ import pytest
 
 from .harness import ExAppProcess, NextcloudTarget, real_target, standin_target
 
-
 # Short leases, polls and backoffs so crash recovery and retries happen within seconds in tests; the
 # defaults (60 s lease, 10 s first backoff) are for production.
 FAST_ENV = {

@@ -155,6 +155,14 @@ class NextcloudTarget:
                 continue
             response.raise_for_status()
 
+    def move(self, who: str | User, source: str, destination: str) -> None:
+        """WebDAV MOVE within the user's files (the file keeps its id)."""
+        user = self.user(who)
+        response = self.http.request("MOVE", self._dav(user, source), auth=user.auth,
+                                     headers={"Destination": str(self.http.base_url.join(self._dav(user, destination))),
+                                              "Overwrite": "F"})
+        response.raise_for_status()
+
     def delete(self, who: str | User, path: str, missing_ok: bool = True) -> None:
         user = self.user(who)
         response = self.http.delete(self._dav(user, path), auth=user.auth)

@@ -128,9 +128,9 @@ def test_a_corrupt_video_fails_with_a_readable_message_and_a_failure_notificatio
     folder = new_folder(nextcloud, "alice")
     nextcloud.upload("alice", f"{folder}/broken.mp4", os.urandom(64 * 1024))
 
-    job_id = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/broken.mp4")])["jobs"][
-        0
-    ]["job_id"]
+    job_id = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/broken.mp4")])["jobs"][0][
+        "job_id"
+    ]
 
     job = wait_job(nextcloud, "alice", job_id)
     assert job["status"] == "failed"
@@ -143,9 +143,7 @@ def test_a_corrupt_video_fails_with_a_readable_message_and_a_failure_notificatio
     assert failure["message"].startswith("broken.mp4 could not be converted: ")
 
 
-def test_cancel_kills_ffmpeg_and_leaves_no_file(
-    nextcloud: NextcloudTarget, exapp: ExAppProcess, long_clip: Path
-):
+def test_cancel_kills_ffmpeg_and_leaves_no_file(nextcloud: NextcloudTarget, exapp: ExAppProcess, long_clip: Path):
     folder = new_folder(nextcloud, "alice")
     nextcloud.upload("alice", f"{folder}/long.mp4", long_clip)
     job_id = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/long.mp4")])["jobs"][0][

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,39 +30,42 @@ SURROUND = MediaInfo(
 )
 
 
-def test_mp4_encodes_the_first_video_and_every_audio_track() -> None:
+def test_mp4_encodes_the_video_and_keeps_every_audio_track_copying_what_fits() -> None:
     assert build_command(get_target("mp4"), MOVIE, SRC, DST) == [
         *HEAD,
         *("-i", "file:/scratch/1/in.mov"),
-        *("-map", "0:1", "-map", "0:0", "-map", "0:2"),
+        *("-map", "0:1", "-map", "0:0", "-map", "0:2", "-map", "0:3"),
         *("-c:v", "libx264", "-preset", "medium", "-crf", "23", "-pix_fmt", "yuv420p"),
         *("-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"),
-        *("-c:a", "aac", "-b:a", "160k"),
-        *("-map_metadata", "0"),
+        *("-c:a:0", "copy", "-c:a:1", "aac", "-b:a:1", "160k"),
+        *("-c:s", "copy"),
+        *("-map_metadata", "0", "-map_chapters", "0"),
         *("-movflags", "+faststart", "-f", "mp4", "file:/scratch/1/out.part"),
     ]
 
 
-def test_webm_uses_constant_quality_vp9_and_opus() -> None:
+def test_webm_uses_constant_quality_vp9_and_opus_and_webvtt() -> None:
     assert build_command(get_target("webm"), MOVIE, SRC, DST, threads=3, ffmpeg="/usr/bin/ffmpeg") == [
         "/usr/bin/ffmpeg",
         *HEAD[1:],
         *("-i", "file:/scratch/1/in.mov"),
-        *("-map", "0:1", "-map", "0:0", "-map", "0:2"),
+        *("-map", "0:1", "-map", "0:0", "-map", "0:2", "-map", "0:3"),
         *("-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "4", "-crf", "31", "-b:v", "0", "-row-mt", "1"),
         *("-pix_fmt", "yuv420p"),
         *("-c:a", "libopus", "-b:a", "128k"),
-        *("-map_metadata", "0", "-threads", "3"),
+        *("-c:s", "webvtt"),
+        *("-map_metadata", "0", "-map_chapters", "0", "-threads", "3"),
         *("-f", "webm", "file:/scratch/1/out.part"),
     ]
 
 
-def test_mkv_copies_everything_but_data_and_converts_mp4_subtitles() -> None:
+def test_mkv_copies_streams_and_attachments_and_converts_mp4_subtitles() -> None:
     assert build_command(get_target("mkv"), MOVIE, SRC, DST) == [
         *HEAD,
         *("-i", "file:/scratch/1/in.mov"),
-        *("-map", "0", "-map", "-0:d", "-c", "copy", "-c:s:0", "srt"),
-        *("-map_metadata", "0", "-f", "matroska", "file:/scratch/1/out.part"),
+        *("-map", "0:1", "-map", "0:0", "-map", "0:2", "-map", "0:3", "-map", "0:t?"),
+        *("-c:v", "copy", "-c:a", "copy", "-c:s", "srt"),
+        *("-map_metadata", "0", "-map_chapters", "0", "-f", "matroska", "file:/scratch/1/out.part"),
     ]
 
 
@@ -71,40 +75,94 @@ def test_mp3_extracts_the_default_audio_track_as_stereo() -> None:
         *("-i", "file:/scratch/1/in.mov"),
         *("-map", "0:2", "-vn", "-sn", "-dn"),
         *("-c:a", "libmp3lame", "-q:a", "2"),
-        *("-map_metadata", "0", "-f", "mp3", "file:/scratch/1/out.part"),
+        *("-map_metadata", "0", "-map_chapters", "0", "-f", "mp3", "file:/scratch/1/out.part"),
     ]
 
 
-def test_mp3_downmixes_wider_than_stereo() -> None:
-    six = MediaInfo(duration=1.0, format_name="x", audio=(AudioStream(index=0, codec="dts", channels=6),))
-    cmd = build_command(get_target("mp3"), six, SRC, DST)
-    assert cmd[cmd.index("-ac") + 1] == "2"
+def test_hevc_is_tagged_hvc1_for_apple_players() -> None:
+    cmd = build_command(get_target("mp4_hevc"), MOVIE, SRC, DST, speed="fastest")
+    assert cmd[cmd.index("-c:v") : cmd.index("-vf")] == [
+        *("-c:v", "libx265", "-preset", "ultrafast", "-crf", "26", "-x265-params", "log-level=error"),
+        *("-pix_fmt", "yuv420p", "-tag:v", "hvc1"),
+    ]
 
 
-def test_video_without_audio_gets_no_audio_arguments() -> None:
-    silent = MediaInfo(duration=1.0, format_name="x", video=(VideoStream(index=0, codec="h264"),))
-    cmd = build_command(get_target("mp4"), silent, SRC, DST)
-    assert cmd.count("-map") == 1
-    assert "-c:a" not in cmd
+def test_avi_is_xvid_with_constant_bitrate_mp3_one_audio_track_and_no_subtitles_or_chapters() -> None:
+    assert build_command(get_target("avi"), MOVIE, SRC, DST) == [
+        *HEAD,
+        *("-i", "file:/scratch/1/in.mov"),
+        *("-map", "0:1", "-map", "0:0"),
+        *("-c:v", "mpeg4", "-q:v", "5", "-pix_fmt", "yuv420p", "-tag:v", "xvid"),
+        *("-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"),
+        *("-c:a", "libmp3lame", "-b:a", "192k"),
+        *("-map_metadata", "0", "-map_chapters", "-1", "-f", "avi", "file:/scratch/1/out.part"),
+    ]
 
 
-def test_options_change_quality_size_and_bitrate() -> None:
-    options = JobOptions(quality="small", max_height=720, audio_bitrate="96k")
-    mp4 = build_command(get_target("mp4"), MOVIE, SRC, DST, options=options)
-    assert mp4[mp4.index("-crf") + 1] == "28"
-    assert mp4[mp4.index("-vf") + 1] == "scale=-2:trunc(min(ih\\,720)/2)*2"
-    assert mp4[mp4.index("-b:a") + 1] == "96k"
-    webm = build_command(get_target("webm"), MOVIE, SRC, DST, options=JobOptions(quality="high", max_height=480))
-    assert webm[webm.index("-crf") + 1] == "24"
-    assert webm[webm.index("-vf") + 1] == "scale=-1:min(ih\\,480)"
-    mp3 = build_command(get_target("mp3"), SONG, SRC, DST, options=JobOptions(audio_bitrate="192k"))
-    assert ("-q:a" not in mp3, mp3[mp3.index("-b:a") + 1]) == (True, "192k")
+def test_gif_reads_only_30_seconds_caps_fps_and_width_and_builds_one_palette() -> None:
+    long = replace(MOVIE, duration=95.0, video=(replace(MOVIE.video[0], fps=30.0),))
+    assert build_command(get_target("gif"), long, SRC, DST) == [
+        *HEAD,
+        *("-t", "30", "-i", "file:/scratch/1/in.mov"),
+        *("-map", "0:1", "-c:v", "gif"),
+        "-vf",
+        "fps=12,scale=min(iw\\,480):-1:flags=lanczos,"
+        "split[s0][s1];[s0]palettegen=stats_mode=diff[p];[s1][p]paletteuse=dither=bayer:bayer_scale=5",
+        *("-map_metadata", "0", "-map_chapters", "-1", "-f", "gif", "file:/scratch/1/out.part"),
+    ]
 
 
-def test_fastest_speed_is_explicit_and_only_changes_encoder_effort() -> None:
-    balanced = build_command(get_target("mp4"), MOVIE, SRC, DST)
-    fastest = build_command(get_target("mp4"), MOVIE, SRC, DST, speed="fastest")
-    assert [a for a in balanced if a != "medium"] == [a for a in fastest if a != "ultrafast"]
+def test_gif_never_raises_a_low_frame_rate() -> None:
+    slow = replace(MOVIE, video=(replace(MOVIE.video[0], fps=8.0),))
+    cmd = build_command(get_target("gif"), slow, SRC, DST)
+    assert cmd[cmd.index("-vf") + 1].startswith("scale=min(iw")
+
+
+def test_audio_extraction_into_m4a_and_opus_copies_a_fitting_codec() -> None:
+    m4a = build_command(get_target("m4a"), SURROUND, SRC, DST)
+    assert m4a[m4a.index("-map") :] == [
+        *("-map", "0:2", "-vn", "-sn", "-dn", "-c:a", "copy"),
+        *("-map_metadata", "0", "-map_chapters", "0", "-movflags", "+faststart", "-f", "ipod"),
+        "file:/scratch/1/out.part",
+    ]
+    opus = build_command(get_target("opus"), SURROUND, SRC, DST)
+    assert opus[opus.index("-c:a") : opus.index("-map_metadata")] == ["-c:a", "libopus", "-b:a", "128k"]
+    assert opus[opus.index("-f") + 1] == "opus"
+
+
+def test_compress_re_encodes_one_step_smaller_in_the_source_container() -> None:
+    cmd = build_command(get_target("compress"), MOVIE, SRC, DST)
+    assert cmd[cmd.index("-crf") + 1] == "28"
+    assert cmd[cmd.index("-c:a") : cmd.index("-c:s")] == ["-c:a", "aac", "-b:a", "128k"]
+    assert cmd[-3:] == ["-f", "mov", "file:/scratch/1/out.part"]
+    small = build_command(get_target("compress"), MOVIE, Path("a.webm"), DST, options=JobOptions(quality="small"))
+    assert (small[small.index("-crf") + 1], small[small.index("-b:a") + 1], small[-2]) == ("43", "96k", "webm")
+    avi = build_command(get_target("compress"), MOVIE, Path("a.AVI"), DST)
+    assert (avi[avi.index("-q:v") + 1], avi[avi.index("-b:a") + 1], avi[-2]) == ("8", "128k", "avi")
+
+
+def test_compress_keeps_vp9_in_matroska_as_vp9() -> None:
+    vp9 = replace(MOVIE, video=(VideoStream(index=1, codec="vp9", width=640, height=360, pix_fmt="yuv420p"),))
+    cmd = build_command(get_target("compress"), vp9, Path("talk.mkv"), DST)
+    assert (cmd[cmd.index("-c:v") + 1], cmd[cmd.index("-c:a") + 1], cmd[-2]) == ("libvpx-vp9", "libopus", "matroska")
+
+
+def test_a_fitting_source_is_remuxed_without_encoding() -> None:
+    fitting = MediaInfo(
+        duration=5.0,
+        format_name="mov,mp4,m4a,3gp,3g2,mj2",
+        video=(VideoStream(index=0, codec="h264", width=1280, height=720, pix_fmt="yuv420p"),),
+        audio=(AudioStream(index=1, codec="aac", channels=2),),
+    )
+    cmd = build_command(get_target("mp4"), fitting, SRC, DST, options=JobOptions(max_height=720))
+    assert cmd[cmd.index("-map") : cmd.index("-map_metadata")] == [
+        *("-map", "0:0", "-map", "0:1", "-c:v", "copy", "-c:a", "copy"),
+    ]
+
+
+def test_an_audio_bitrate_option_re_encodes_tracks_that_could_be_copied() -> None:
+    cmd = build_command(get_target("mkv"), SURROUND, SRC, DST, options=JobOptions(audio_bitrate="96k"))
+    assert cmd[cmd.index("-c:v") : cmd.index("-map_metadata")] == ["-c:v", "copy", "-c:a", "aac", "-b:a", "96k"]
 
 
 @pytest.mark.parametrize("name", ["-rf.mp4", "a b 'c' \"d\".mp4", "ünïcødé 日本.mkv", "http:evil.mp4", "x;rm -rf.mp4"])
@@ -115,7 +173,7 @@ def test_any_file_name_is_one_argument_that_cannot_be_an_option(name: str) -> No
 
 
 def test_audio_only_file_cannot_become_a_video() -> None:
-    for target_id in ("mp4", "webm", "mkv"):
+    for target_id in [t.id for t in TARGETS.values() if t.kind == "video" and not t.same_format]:
         with pytest.raises(UnsupportedInput) as caught:
             check_compatible(get_target(target_id), SONG)
         name = get_target(target_id).name
@@ -135,3 +193,9 @@ def test_file_without_streams_is_a_media_error() -> None:
     for target in TARGETS.values():
         with pytest.raises(MediaError, match="no video or audio track"):
             check_compatible(target, empty)
+
+
+def test_an_undecodable_main_track_is_refused_before_encoding() -> None:
+    mystery = MediaInfo(duration=3.0, format_name="x", video=(VideoStream(index=0, codec="unknown"),))
+    with pytest.raises(MediaError, match="video track is in a format FFmpeg cannot decode"):
+        build_command(get_target("mp4"), mystery, SRC, DST)

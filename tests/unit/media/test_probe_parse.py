@@ -53,6 +53,7 @@ def test_phone_video_is_understood() -> None:
                 rotation=90,
                 fps=30000 / 1001,
                 default=True,
+                duration=12.345,
             ),
         ),
         audio=(
@@ -126,3 +127,16 @@ def test_main_streams_fall_back_to_the_first_when_none_is_default() -> None:
         }
     )
     assert info.main_audio == info.audio[0]
+
+
+def test_chapters_are_counted_and_matroska_stream_durations_read_from_tags() -> None:
+    info = parse_ffprobe(
+        {
+            "streams": [
+                {"index": 0, "codec_type": "video", "codec_name": "h264", "tags": {"DURATION": "00:01:02.500000000"}},
+                {"index": 1, "codec_type": "audio", "codec_name": "opus", "tags": {"DURATION": "garbage"}},
+            ],
+            "chapters": [{"id": 0}, {"id": 1}],
+        }
+    )
+    assert (info.chapters, info.video[0].duration, info.audio[0].duration) == (2, 62.5, None)

@@ -12,43 +12,73 @@ import psutil
 import pytest
 
 from ex_app.lib.errors import MediaError, UnsupportedInput
-from ex_app.lib.media import JobOptions, MediaInfo, Target, build_command, get_target, probe, run_ffmpeg
+from ex_app.lib.media import (
+    TARGETS,
+    JobOptions,
+    MediaInfo,
+    Target,
+    build_command,
+    check_compatible,
+    get_target,
+    make_plan,
+    probe,
+    run_ffmpeg,
+    verify_output,
+)
 from ex_app.lib.media.command import GLOBAL_ARGS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.ffmpeg]
 
-# (target, format_name, video codec or None, audio codec) expected in the output of the "av" sample.
-EXPECTED = [
-    ("mp4", "mov,mp4,m4a,3gp,3g2,mj2", "h264", "aac"),
-    ("webm", "matroska,webm", "vp9", "opus"),
-    ("mkv", "matroska,webm", "h264", "aac"),
-    ("mp3", "mp3", None, "mp3"),
-]
+# target → (format_name, video codec or None, pixel format, width x height, audio codec or None), expected
+# when converting the "av" sample (320x240 H.264 + AAC in MP4, 2 s).
+EXPECTED = {
+    "mp4": ("mov,mp4,m4a,3gp,3g2,mj2", "h264", "yuv420p", (320, 240), "aac"),
+    "mp4_hevc": ("mov,mp4,m4a,3gp,3g2,mj2", "hevc", "yuv420p", (320, 240), "aac"),
+    "webm": ("matroska,webm", "vp9", "yuv420p", (320, 240), "opus"),
+    "mkv": ("matroska,webm", "h264", "yuv420p", (320, 240), "aac"),
+    "mov": ("mov,mp4,m4a,3gp,3g2,mj2", "h264", "yuv420p", (320, 240), "aac"),
+    "avi": ("avi", "mpeg4", "yuv420p", (320, 240), "mp3"),
+    "m4v": ("mov,mp4,m4a,3gp,3g2,mj2", "h264", "yuv420p", (320, 240), "aac"),
+    "gif": ("gif", "gif", "bgra", (320, 240), None),
+    "mp3": ("mp3", None, None, None, "mp3"),
+    "m4a": ("mov,mp4,m4a,3gp,3g2,mj2", None, None, None, "aac"),
+    "opus": ("ogg", None, None, None, "opus"),
+    "compress": ("mov,mp4,m4a,3gp,3g2,mj2", "h264", "yuv420p", (320, 240), "aac"),
+}
+
+
+def test_every_target_has_an_end_to_end_expectation() -> None:
+    assert set(EXPECTED) == set(TARGETS)
 
 
 async def convert(
     target: Target, src: Path, dst: Path, ffmpeg: str, options: JobOptions | None = None, **kwargs: object
 ) -> MediaInfo:
-    """Probe, build (at the fastest encoder speed), run, and probe the output."""
+    """What the worker does: probe, check, plan, build (at the fastest encoder speed), run, probe, verify."""
     info = await probe(src)
-    cmd = build_command(target, info, src, dst, options=options, ffmpeg=ffmpeg, speed="fastest")
-    await run_ffmpeg(cmd, duration=info.duration, **kwargs)  # type: ignore[arg-type]
-    return await probe(dst)
+    check_compatible(target, info)
+    plan = make_plan(target, info, options, source_name=src.name)
+    cmd = build_command(target, info, src, dst, plan=plan, ffmpeg=ffmpeg, speed="fastest")
+    await run_ffmpeg(cmd, duration=plan.expected_duration, **kwargs)  # type: ignore[arg-type]
+    output = await probe(dst)
+    verify_output(info, output, target, plan)
+    return output
 
 
 def ffmpeg_children() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
 
 
-@pytest.mark.parametrize(("target_id", "format_name", "video", "audio"), EXPECTED)
+@pytest.mark.parametrize("target_id", list(EXPECTED))
 async def test_every_target_converts_a_two_second_sample(
-    samples: dict[str, Path], ffmpeg_bin: str, tmp_path: Path, target_id: str, format_name: str, video: str, audio: str
+    samples: dict[str, Path], ffmpeg_bin: str, tmp_path: Path, target_id: str
 ) -> None:
+    format_name, video, pix_fmt, size, audio = EXPECTED[target_id]
     target = get_target(target_id)
-    out = await convert(target, samples["av"], tmp_path / f"out.{target.extension}", ffmpeg_bin)
+    out = await convert(target, samples["av"], tmp_path / "out", ffmpeg_bin)
     assert out.format_name == format_name
-    assert [v.codec for v in out.video] == ([video] if video else [])
-    assert [a.codec for a in out.audio] == [audio]
+    assert [(v.codec, v.pix_fmt, (v.width, v.height)) for v in out.video] == ([(video, pix_fmt, size)] if video else [])
+    assert [a.codec for a in out.audio] == ([audio] if audio else [])
     assert out.duration == pytest.approx(2.0, abs=0.2)
 
 
@@ -76,10 +106,13 @@ async def test_odd_sized_444_video_becomes_even_420_mp4(
     assert (video.width, video.height, video.pix_fmt) == (320, 240, "yuv420p")
 
 
-async def test_max_height_scales_down_but_never_up(samples: dict[str, Path], ffmpeg_bin: str, tmp_path: Path) -> None:
-    small = await convert(get_target("mp4"), samples["av"], tmp_path / "a.mp4", ffmpeg_bin, JobOptions(max_height=120))
-    assert (small.video[0].width, small.video[0].height) == (160, 120)
-    same = await convert(get_target("mp4"), samples["av"], tmp_path / "b.mp4", ffmpeg_bin, JobOptions(max_height=1080))
+async def test_max_height_scales_down_but_never_up(
+    samples: dict[str, Path], awkward: dict[str, Path], ffmpeg_bin: str, tmp_path: Path
+) -> None:
+    mp4 = get_target("mp4")
+    small = await convert(mp4, awkward["tall"], tmp_path / "a.mp4", ffmpeg_bin, JobOptions(max_height=480))
+    assert (small.video[0].width, small.video[0].height) == (640, 480)
+    same = await convert(mp4, samples["av"], tmp_path / "b.mp4", ffmpeg_bin, JobOptions(max_height=1080))
     assert (same.video[0].width, same.video[0].height) == (320, 240)
 
 
