@@ -1,0 +1,78 @@
+"""The Nextcloud gateway against a live server: the real nc_py_api client over HTTP, nothing patched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ex_app.lib.errors import SourceGone
+from ex_app.lib.nextcloud import NextcloudGateway
+
+from .harness import APP_ID, ExAppProcess, NextcloudTarget
+from .jobs_helpers import new_folder
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+
+
+@pytest.fixture
+def as_exapp(nextcloud: NextcloudTarget, exapp: ExAppProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test process speaks to Nextcloud with the registered ExApp's identity (what nc_py_api reads)."""
+    for name, value in {
+        "NEXTCLOUD_URL": nextcloud.url,
+        "APP_ID": APP_ID,
+        "APP_SECRET": exapp.secret,
+        "APP_VERSION": exapp.version,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+class ListedTooEarly(NextcloudGateway):
+    """A gateway whose folder listing predates a file that appears while the result uploads."""
+
+    async def list_names(self, folder: str) -> set[str]:
+        return set()
+
+
+async def test_a_name_that_appears_during_the_upload_is_not_overwritten(
+    nextcloud: NextcloudTarget, as_exapp: None, tmp_path: Path
+):
+    folder = new_folder(nextcloud, "alice")
+    nextcloud.upload("alice", f"{folder}/clip.mp4", b"precious")
+    result = tmp_path / "output.mp4"
+    result.write_bytes(b"converted" * 100_000)
+
+    uploaded = await ListedTooEarly(nextcloud.alice.name).upload_new(result, folder, "clip", "mp4")
+
+    assert uploaded.path == f"{folder}/clip (1).mp4"
+    assert uploaded.size == result.stat().st_size
+    assert nextcloud.download("alice", f"{folder}/clip.mp4") == b"precious"
+    assert nextcloud.download("alice", f"{folder}/clip (1).mp4") == result.read_bytes()
+
+
+async def test_a_multi_chunk_result_arrives_whole(nextcloud: NextcloudTarget, as_exapp: None, tmp_path: Path):
+    folder = new_folder(nextcloud, "alice")
+    result = tmp_path / "big.mkv"
+    result.write_bytes(bytes(range(256)) * (12 * 1024 * 1024 // 256 + 7))  # 3 chunks of 5 MiB
+
+    uploaded = await NextcloudGateway(nextcloud.alice.name).upload_new(result, folder, "big", "mkv")
+
+    assert nextcloud.download("alice", uploaded.path) == result.read_bytes()
+
+
+async def test_resolving_a_missing_file_id_says_the_source_is_gone(nextcloud: NextcloudTarget, as_exapp: None):
+    with pytest.raises(SourceGone, match="The source file no longer exists"):
+        await NextcloudGateway(nextcloud.alice.name).resolve(987654321)
+
+
+async def test_download_streams_the_exact_bytes(nextcloud: NextcloudTarget, as_exapp: None, tmp_path: Path):
+    folder = new_folder(nextcloud, "alice")
+    payload = bytes(range(256)) * 40_000
+    nextcloud.upload("alice", f"{folder}/v.mp4", payload)
+    gateway = NextcloudGateway(nextcloud.alice.name)
+
+    remote = await gateway.resolve(nextcloud.file_id("alice", f"{folder}/v.mp4"))
+    await gateway.download(remote, tmp_path / "v.mp4")
+
+    assert remote.path == f"{folder}/v.mp4" and remote.size == len(payload)
+    assert (tmp_path / "v.mp4").read_bytes() == payload
