@@ -34,12 +34,12 @@ PY_PREFIX      = $(shell $(PYTHON) -c 'import sys; print(sys.prefix)')
 SCRIPTS_DIR    = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 HADOLINT       = $(or $(wildcard $(SCRIPTS_DIR)/hadolint),hadolint)
 
-.PHONY: help install deps ffmpeg test lint run register unregister l10n l10n-extract docker clean
+.PHONY: help install deps ffmpeg test lint demo bench run register unregister l10n l10n-extract docker clean
 
 help:
 	@echo "video_converter_fm $(VERSION)"
 	@echo ""
-	@echo "  make demo          (added by the lead)"
+	@echo "  make demo          the ExApp converting a sample against the embedded stand-in [VIDEO=… TARGET=mp4]"
 	@echo "  make test          install, ffmpeg if missing, then the whole pytest suite (PYTEST_ARGS=…)"
 	@echo "  make lint          ruff check + ruff format --check, hadolint Dockerfile (+ shellcheck if present)"
 	@echo ""
@@ -96,7 +96,12 @@ lint: deps
 	@if command -v shellcheck >/dev/null 2>&1; then shellcheck start.sh healthcheck.sh .ci/run; \
 	else echo "lint: shellcheck not installed, shell scripts skipped"; fi
 
-# demo: added by the lead
+# The ExApp against the embedded Nextcloud stand-in: register, upload a sample, convert it, show the job.
+# make demo VIDEO=path/to/clip.mov TARGET=webm converts your own file (exit 1 when the job fails).
+VIDEO  ?=
+TARGET ?= mp4
+demo: deps ffmpeg
+	$(PYTHON) scripts/demo.py --target "$(TARGET)" $(if $(VIDEO),--video "$(VIDEO)")
 
 # bench: added by the lead
 
@@ -116,7 +121,7 @@ register:
 	@[ -n "$(OCC)" ] || { echo "register: set OCC, e.g. OCC='sudo -u www-data php /var/www/nextcloud/occ'"; exit 2; }
 	@[ -n "$(APP_SECRET)" ] || { echo "register: set APP_SECRET to the secret make run was started with"; exit 2; }
 	$(OCC) app_api:app:register $(APP_ID) manual_install \
-		--json-info "$$($(PYTHON) scripts/json_info.py --port $(APP_PORT) --secret '$(APP_SECRET)')" \
+		--json-info "$$($(PYTHON) scripts/json_info.py --port $(APP_PORT) --secret='$(APP_SECRET)')" \
 		--wait-finish
 
 unregister:
