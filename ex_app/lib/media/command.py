@@ -1,6 +1,7 @@
 """Building the ffmpeg command for one job: pure (a target, what the probe saw, two paths → an argument list).
 
-Nothing here runs a process or touches the file system, so every decision is unit-tested on exact lists.
+:mod:`.plan` decides what happens to each stream; this module is the only place that spells it in ffmpeg's
+words. Nothing here runs a process or touches the file system, so every decision is unit-tested on exact lists.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from ..errors import MediaError, UnsupportedInput
 from ._process import input_url
+from .plan import AudioPlan, Plan, make_plan
 from .probe import MediaInfo
 from .targets import AudioEncoding, JobOptions, Speed, Target, VideoEncoding
 
@@ -27,8 +29,9 @@ GLOBAL_ARGS: tuple[str, ...] = (
 def check_compatible(target: Target, info: MediaInfo) -> None:
     """Refuse, with a sentence a person understands, a source that has nothing ``target`` can use.
 
-    Raises :class:`MediaError` for a file without any stream, :class:`UnsupportedInput` for a video target
-    without a video track or an audio target without an audio track.
+    Raises :class:`MediaError` for a file without any stream FFmpeg can decode, :class:`UnsupportedInput`
+    for a video target without a video track or an audio target without an audio track. Runs before any
+    encoder is started.
     """
     if not info.video and not info.audio and not info.subtitles:
         raise MediaError("This file contains no video or audio track that FFmpeg can read.")
@@ -38,6 +41,11 @@ def check_compatible(target: Target, info: MediaInfo) -> None:
         )
     if target.kind == "audio" and info.main_audio is None:
         raise UnsupportedInput(f"This file has no audio track, so there is nothing to save as {target.name}.")
+    # ffprobe names no codec for a stream it found but cannot decode (an unknown or proprietary format).
+    main = info.main_video if target.kind == "video" else info.main_audio
+    if main is not None and main.codec == "unknown":
+        kind = "video" if target.kind == "video" else "audio"
+        raise MediaError(f"This file's {kind} track is in a format FFmpeg cannot decode.")
 
 
 def build_command(
@@ -47,78 +55,87 @@ def build_command(
     dst: Path,
     *,
     options: JobOptions | None = None,
+    plan: Plan | None = None,
     threads: int = 0,
     ffmpeg: str = "ffmpeg",
     speed: Speed = "balanced",
 ) -> list[str]:
     """The complete ffmpeg argument list converting ``src`` into ``dst`` for ``target``.
 
-    Calls :func:`check_compatible` first. Streams are chosen explicitly from ``info``; both paths are given
-    as ``file:`` URLs, so names starting with ``-`` or containing ``:`` are safe. ``threads`` > 0 caps
-    encoder threads. ``speed`` is the encoder effort; only tests should ask for ``fastest``.
+    Calls :func:`check_compatible` first. ``plan`` (from :func:`.make_plan`) says which streams are copied,
+    encoded or dropped; without one, it is made from ``options`` and ``src``'s name. Streams are chosen
+    explicitly; both paths are given as ``file:`` URLs, so names starting with ``-`` or containing ``:`` are
+    safe. ``threads`` > 0 caps encoder threads. ``speed`` is the encoder effort; only tests ask for ``fastest``.
     """
-    options = options or JobOptions()
     check_compatible(target, info)
-    cmd = [ffmpeg, *GLOBAL_ARGS, "-i", input_url(src)]
-    if target.copy:
-        cmd += _copy_streams(target, info)
-    elif target.kind == "video":
-        cmd += _video_output(target, info, options, speed)
+    plan = plan or make_plan(target, info, options, source_name=src.name)
+    target = plan.target
+    cmd = [ffmpeg, *GLOBAL_ARGS]
+    if plan.max_duration is not None:
+        # As an input option, so that decoding stops there: the GIF palette pass would otherwise read it all.
+        cmd += ["-t", f"{plan.max_duration:g}"]
+    cmd += ["-i", input_url(src)]
+    if plan.video is not None:
+        cmd += _video_output(plan, info, speed)
     else:
-        cmd += _audio_output(target, info, options)
-    cmd += ["-map_metadata", "0"]
+        assert plan.audio  # guaranteed by check_compatible
+        cmd += ["-map", f"0:{plan.audio[0].index}", "-vn", "-sn", "-dn"]
+        cmd += _audio_codecs(plan)
+    cmd += ["-map_metadata", "0", "-map_chapters", "0" if target.chapters else "-1"]
     if threads > 0:
         cmd += ["-threads", str(threads)]
     cmd += [*target.muxer_args, "-f", target.muxer, input_url(dst)]
     return cmd
 
 
-def _copy_streams(target: Target, info: MediaInfo) -> list[str]:
-    # Data streams (e.g. QuickTime timecode) have no place in most containers and carry nothing a person sees.
-    args = ["-map", "0", "-map", "-0:d", "-c", "copy"]
-    return args + _subtitle_conversions(target, info)
-
-
-def _video_output(target: Target, info: MediaInfo, options: JobOptions, speed: Speed) -> list[str]:
-    assert target.video is not None and info.main_video is not None  # guaranteed by check_compatible
-    args = ["-map", f"0:{info.main_video.index}"]
-    for audio in info.audio if target.audio else ():
-        args += ["-map", f"0:{audio.index}"]
-    if target.keep_subtitles:
-        for sub in info.subtitles:
-            args += ["-map", f"0:{sub.index}"]
-    args += _video_encoding(target.video, options, speed)
-    if target.audio and info.audio:
-        channels = max((a.channels or 0 for a in info.audio), default=0)
-        args += _audio_encoding(target.audio, options, channels)
-    if target.keep_subtitles:
-        args += ["-c:s", "copy", *_subtitle_conversions(target, info)]
+def _video_output(plan: Plan, info: MediaInfo, speed: Speed) -> list[str]:
+    target = plan.target
+    assert target.video is not None
+    args = ["-map", f"0:{plan.video}"]
+    for stream in (*plan.audio, *plan.subtitles):
+        args += ["-map", f"0:{stream.index}"]
+    if target.attachments:
+        args += ["-map", "0:t?"]  # "?": no error when there are none
+    if plan.copy_video:
+        args += ["-c:v", "copy"]
+        if target.video.tag:
+            args += ["-tag:v", target.video.tag]
+    else:
+        fps = next((v.fps for v in info.video if v.index == plan.video), None)
+        args += _video_encoding(target.video, plan.options, speed, compress=target.compress, source_fps=fps)
+    args += _audio_codecs(plan)
+    if plan.subtitles:
+        encoders = [s.encoder for s in plan.subtitles]
+        if len(set(encoders)) == 1:
+            args += ["-c:s", encoders[0] or "copy"]
+        else:
+            for position, encoder in enumerate(encoders):
+                args += [f"-c:s:{position}", encoder or "copy"]
     return args
 
 
-def _audio_output(target: Target, info: MediaInfo, options: JobOptions) -> list[str]:
-    assert target.audio is not None and info.main_audio is not None  # guaranteed by check_compatible
-    # One audio track: the containers of audio targets (MP3, and later M4A/Opus players) play only one.
-    args = ["-map", f"0:{info.main_audio.index}", "-vn", "-sn", "-dn"]
-    return args + _audio_encoding(target.audio, options, info.main_audio.channels or 0)
-
-
-def _video_encoding(video: VideoEncoding, options: JobOptions, speed: Speed) -> list[str]:
-    args = ["-c:v", video.encoder, *video.speed.args(speed), "-crf", str(video.crf.value(options.quality))]
+def _video_encoding(
+    video: VideoEncoding, options: JobOptions, speed: Speed, *, compress: bool, source_fps: float | None
+) -> list[str]:
+    args = ["-c:v", video.encoder, *video.speed.args(speed)]
+    if video.crf is not None:
+        args += [video.quality_flag, str(video.crf.value(options.quality, compress=compress))]
     args += video.extra
     if video.pix_fmt:
         args += ["-pix_fmt", video.pix_fmt]
     if video.tag:
         args += ["-tag:v", video.tag]
-    filters = _scale_filters(video, options)
+    filters = _video_filters(video, options, source_fps)
     if filters:
         args += ["-vf", ",".join(filters)]
     return args
 
 
-def _scale_filters(video: VideoEncoding, options: JobOptions) -> list[str]:
-    """Scaling runs after ffmpeg's automatic rotation, so ``ih`` is the height as displayed."""
+def _video_filters(video: VideoEncoding, options: JobOptions, source_fps: float | None) -> list[str]:
+    """Filters run after ffmpeg's automatic rotation, so ``iw``/``ih`` are the size as displayed."""
     filters: list[str] = []
+    if video.max_fps is not None and (source_fps is None or source_fps > video.max_fps):
+        filters.append(f"fps={video.max_fps:g}")  # before scaling: fewer frames to scale
     if options.max_height is not None:
         # min() keeps smaller sources as they are: never upscale. -2 keeps the aspect with an even width.
         height = f"min(ih\\,{options.max_height})"
@@ -129,25 +146,38 @@ def _scale_filters(video: VideoEncoding, options: JobOptions) -> list[str]:
     elif video.even_dimensions:
         # A no-op for even sizes; rounds odd ones down by one pixel, which 4:2:0 encoders require.
         filters.append("scale=trunc(iw/2)*2:trunc(ih/2)*2")
-    return filters + list(video.filters)
+    if video.max_width is not None:
+        filters.append(f"scale=min(iw\\,{video.max_width}):-1:flags=lanczos")
+    if video.filters:
+        filters.append(video.filters)
+    return filters
 
 
-def _audio_encoding(audio: AudioEncoding, options: JobOptions, channels: int) -> list[str]:
+def _audio_codecs(plan: Plan) -> list[str]:
+    """One ``-c:a`` for all tracks when they are treated alike (the usual case), else one per track."""
+    audio = plan.target.audio
+    if audio is None or not plan.audio:
+        return []
+    per_stream = [_audio_encoding(audio, plan.options, a, compress=plan.target.compress) for a in plan.audio]
+    if all(args == per_stream[0] for args in per_stream):
+        return per_stream[0]
+    args: list[str] = []
+    for position, stream_args in enumerate(per_stream):
+        for flag, value in zip(stream_args[::2], stream_args[1::2], strict=True):
+            # "-c:a" → "-c:a:1"; a bare "-ac:1" would mean output stream 1 of any kind, so "-ac:a:1".
+            args += [f"{flag}:{position}" if ":" in flag else f"{flag}:a:{position}", value]
+    return args
+
+
+def _audio_encoding(audio: AudioEncoding, options: JobOptions, stream: AudioPlan, *, compress: bool) -> list[str]:
+    if stream.copy:
+        return ["-c:a", "copy"]
     args = ["-c:a", audio.encoder]
-    bitrate = options.audio_bitrate or audio.bitrate
+    bitrate = options.audio_bitrate or (audio.compress_bitrate if compress else None) or audio.bitrate
     if bitrate:
         args += ["-b:a", bitrate]
     elif audio.vbr is not None:
-        args += ["-q:a", str(audio.vbr.value(options.quality))]
-    if audio.max_channels is not None and channels > audio.max_channels:
+        args += ["-q:a", str(audio.vbr.value(options.quality, compress=compress))]
+    if audio.max_channels is not None and (stream.channels or 0) > audio.max_channels:
         args += ["-ac", str(audio.max_channels)]
     return args + list(audio.extra)
-
-
-def _subtitle_conversions(target: Target, info: MediaInfo) -> list[str]:
-    conversions = dict(target.subtitle_conversions)
-    args: list[str] = []
-    for position, sub in enumerate(info.subtitles):
-        if sub.codec in conversions:
-            args += [f"-c:s:{position}", conversions[sub.codec]]
-    return args

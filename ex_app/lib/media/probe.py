@@ -37,6 +37,8 @@ class VideoStream:
     fps: float | None = None
     """Average frame rate."""
     default: bool = False
+    duration: float | None = None
+    """Seconds, when the container states it per stream."""
 
     @property
     def display_size(self) -> tuple[int, int] | None:
@@ -53,6 +55,7 @@ class AudioStream:
     channels: int | None = None
     language: str | None = None
     default: bool = False
+    duration: float | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class MediaInfo:
     subtitles: tuple[SubtitleStream, ...] = ()
     stream_count: int = 0
     """Every stream in the file, including cover art, data and attachments."""
+    chapters: int = 0
+    """How many chapters the file has."""
 
     @property
     def main_video(self) -> VideoStream | None:
@@ -89,7 +94,7 @@ class MediaInfo:
 
 
 def parse_ffprobe(data: dict[str, Any]) -> MediaInfo:
-    """Turn ``ffprobe -print_format json -show_format -show_streams`` output into :class:`MediaInfo`.
+    """Turn ``ffprobe -print_format json -show_format -show_streams -show_chapters`` output into :class:`MediaInfo`.
 
     Tolerates missing keys and ``N/A`` values: anything unknown becomes None.
     """
@@ -119,6 +124,7 @@ def parse_ffprobe(data: dict[str, Any]) -> MediaInfo:
                     rotation=_rotation(s),
                     fps=_rate(s.get("avg_frame_rate")),
                     default=default,
+                    duration=_stream_duration(s),
                 )
             )
         elif kind == "audio":
@@ -129,6 +135,7 @@ def parse_ffprobe(data: dict[str, Any]) -> MediaInfo:
                     channels=_int(s.get("channels")),
                     language=_language(tags),
                     default=default,
+                    duration=_stream_duration(s),
                 )
             )
         elif kind == "subtitle":
@@ -145,6 +152,7 @@ def parse_ffprobe(data: dict[str, Any]) -> MediaInfo:
         audio=tuple(audio),
         subtitles=tuple(subtitles),
         stream_count=len(streams),
+        chapters=len(data.get("chapters") or []),
     )
 
 
@@ -163,6 +171,7 @@ async def probe(path: str | os.PathLike[str], *, ffprobe: str = "ffprobe") -> Me
         "json",
         "-show_format",
         "-show_streams",
+        "-show_chapters",
         input_url(Path(path)),
     ]
     try:
@@ -200,6 +209,22 @@ def _positive_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) and number > 0 else None
+
+
+def _stream_duration(stream: dict[str, Any]) -> float | None:
+    """The stream's ``duration``, else Matroska's ``DURATION`` tag (``00:00:02.021000000``)."""
+    duration = _positive_float(stream.get("duration"))
+    if duration is not None:
+        return duration
+    tags = stream.get("tags") or {}
+    clock = tags.get("DURATION") or tags.get("duration")
+    if not isinstance(clock, str) or clock.count(":") != 2:
+        return None
+    hours, minutes, seconds = clock.split(":")
+    try:
+        return _positive_float(int(hours) * 3600 + int(minutes) * 60 + float(seconds))
+    except ValueError:
+        return None
 
 
 def _rate(value: Any) -> float | None:

@@ -1,9 +1,10 @@
 """What a user can convert into: one :class:`Target` per menu entry, all in :data:`TARGETS`.
 
-A target is *data*: the container, which streams it keeps and how each kind is encoded. The command builder
-(:mod:`.command`) is the only code that turns it into ffmpeg arguments, so adding a target — MP4 HEVC, MOV,
-GIF, M4A, Opus, "compress in the same container" — means adding one entry here and, only when it needs a
-new kind of argument, one field plus its handling in the builder.
+A target is *data*: the container, which streams it keeps, how each kind is encoded and which codecs it may
+take over unchanged (remux). :mod:`.plan` decides per source which streams are copied, encoded or dropped;
+:mod:`.command` is the only code that turns a target and a plan into ffmpeg arguments. Adding a target means
+adding one entry here and, only when it needs a new kind of argument, one field plus its handling in the
+planner or the builder.
 
 Per-job choices (quality, maximum height, audio bitrate) live in :class:`JobOptions`; the target says what
 each choice means for its codec (e.g. which CRF "small" is for x264 versus VP9).
@@ -11,8 +12,9 @@ each choice means for its codec (e.g. which CRF "small" is for x264 versus VP9).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import InvalidRequest
 
@@ -21,17 +23,25 @@ Quality = Literal["high", "normal", "small"]
 Speed = Literal["balanced", "fastest"]
 """Encoder effort. ``balanced`` is what the server uses; ``fastest`` exists for tests and previews."""
 
+QUALITIES: tuple[Quality, ...] = ("high", "normal", "small")
+MAX_HEIGHTS: tuple[int, ...] = (2160, 1080, 720, 480)
+"""The heights a user may cap a video at (None keeps the source's): the usual 4K / Full HD / HD / SD steps."""
+ANY = "*"
+"""In a list of codecs or pixel formats: anything at all."""
+
 
 @dataclass(frozen=True)
 class QualityLadder:
-    """A codec's quality value (CRF, or VBR ``-q:a``) for each :data:`Quality`; lower is better for all ours."""
+    """A codec's quality value (CRF, ``-q:v`` or VBR ``-q:a``) per :data:`Quality`; lower is better for all ours."""
 
     high: int
     normal: int
     small: int
 
-    def value(self, quality: Quality) -> int:
-        return {"high": self.high, "normal": self.normal, "small": self.small}[quality]
+    def value(self, quality: Quality, *, compress: bool = False) -> int:
+        """The value for ``quality``; ``compress`` moves one step towards smaller files (high → normal, …)."""
+        value = {"high": self.high, "normal": self.normal, "small": self.small}[quality]
+        return value + (self.small - self.normal if compress else 0)
 
 
 @dataclass(frozen=True)
@@ -51,18 +61,25 @@ class VideoEncoding:
 
     encoder: str
     """ffmpeg encoder name, e.g. ``libx264``."""
-    crf: QualityLadder
+    crf: QualityLadder | None
+    """Quality values, given with :attr:`quality_flag`; None = the encoder has no quality setting (GIF)."""
+    quality_flag: str = "-crf"
+    """``-crf`` for x264/x265/VP9, ``-q:v`` for MPEG-4 Part 2."""
     speed: SpeedArgs = field(default_factory=SpeedArgs)
     extra: tuple[str, ...] = ()
     """Always-on encoder arguments, e.g. ``("-b:v", "0")`` so that VP9 runs in constant-quality mode."""
     pix_fmt: str | None = "yuv420p"
-    """Forced pixel format; 4:2:0 8-bit is what every browser and phone plays."""
+    """Forced pixel format; 4:2:0 8-bit is what every browser and phone plays (10-bit and 4:4:4 do not)."""
     even_dimensions: bool = True
-    """The encoder (x264/x265 with 4:2:0) refuses odd widths or heights, so the builder rounds them down."""
+    """The encoder (x264/x265/mpeg4 with 4:2:0) refuses odd widths or heights, so the builder rounds them down."""
     tag: str | None = None
-    """Codec tag, e.g. ``hvc1`` so that Apple players accept HEVC in MP4."""
-    filters: tuple[str, ...] = ()
-    """Extra filters appended after scaling (e.g. a GIF palette chain)."""
+    """Codec tag, e.g. ``hvc1`` so that Apple players accept HEVC in MP4; also set when the video is copied."""
+    max_fps: float | None = None
+    """Frame-rate cap (never raised): GIF frames are big, and browsers play GIF at no more than ~50 fps anyway."""
+    max_width: int | None = None
+    """Width cap (never upscaled), on top of :attr:`JobOptions.max_height`."""
+    filters: str | None = None
+    """Filter-graph text appended after scaling, e.g. the GIF palette chain (it may contain ``;``)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,8 @@ class AudioEncoding:
     encoder: str
     bitrate: str | None = None
     """Default bitrate (``-b:a``); :attr:`JobOptions.audio_bitrate` overrides it. None = use ``vbr``."""
+    compress_bitrate: str | None = None
+    """The bitrate used by "compress" instead of :attr:`bitrate`."""
     vbr: QualityLadder | None = None
     """VBR quality (``-q:a``) per quality, used when there is no bitrate."""
     max_channels: int | None = None
@@ -84,12 +103,14 @@ class Target:
     """One thing a file can be converted into."""
 
     id: str
+    """Stable identifier: stored on jobs and used in URLs and icon names; never rename one."""
     name: str
     """The format as people call it ("MP4", "WebM"), used in messages."""
     label: str
     """The menu text (English source string; translated by the caller)."""
     extension: str
-    """Output file extension without the dot."""
+    """Output file extension without the dot; empty for "compress", whose output keeps the source's format
+    (see :func:`.naming.output_extension`)."""
     kind: Kind
     """``video`` needs a video stream in the source, ``audio`` an audio stream."""
     muxer: str
@@ -100,12 +121,32 @@ class Target:
     """Output-format arguments, e.g. ``-movflags +faststart`` so MP4 starts playing before it is downloaded."""
     video: VideoEncoding | None = None
     audio: AudioEncoding | None = None
-    copy: bool = False
-    """Copy every stream as it is (remux) instead of encoding; the container must hold whatever comes."""
-    subtitle_conversions: tuple[tuple[str, str], ...] = ()
-    """Subtitle codecs this container cannot hold as they are, and what to convert them into when copying."""
-    keep_subtitles: bool = False
-    """Whether an encoding target keeps subtitle streams (copied, or converted per ``subtitle_conversions``)."""
+    """None: the output has no sound (GIF)."""
+    all_audio: bool = True
+    """Keep every audio track (players offer a choice); False keeps only the default one."""
+    copy_video: tuple[str, ...] = ()
+    """Video codecs the container takes over unchanged when nothing asks for a change; :data:`ANY` for all."""
+    copy_pix_fmts: tuple[str, ...] = ("yuv420p", "yuvj420p")
+    """…and only in these pixel formats (players fail on 4:4:4 and many on 10-bit H.264)."""
+    copy_audio: tuple[str, ...] = ()
+    """Audio codecs taken over unchanged; :data:`ANY` for all."""
+    keeps_rotation: bool = False
+    """The container stores a display rotation, so a rotated phone video may be copied and still show upright.
+    Otherwise a rotated video is re-encoded, which turns the picture itself."""
+    keep_subtitles: tuple[str, ...] = ()
+    """Subtitle codecs the container holds as they are; :data:`ANY` for all."""
+    text_subtitles: str | None = None
+    """Encoder other *text* subtitles are converted into (``mov_text`` for MP4); None = they are dropped."""
+    chapters: bool = True
+    """The container holds chapters."""
+    attachments: bool = False
+    """Keep attachments (Matroska fonts that styled ASS subtitles need)."""
+    max_duration: float | None = None
+    """Only this many seconds from the start are converted (GIF)."""
+    same_format: bool = False
+    """"Compress": the container follows the source's (:func:`.naming.resolve_target`)."""
+    compress: bool = False
+    """Re-encode one quality step smaller than asked, and never copy a stream."""
 
 
 @dataclass(frozen=True)
@@ -114,27 +155,57 @@ class JobOptions:
 
     quality: Quality = "normal"
     max_height: int | None = None
-    """Scale down to at most this many lines; never upscales."""
+    """Scale down to at most this many lines (one of :data:`MAX_HEIGHTS`); never upscales."""
     audio_bitrate: str | None = None
     """e.g. ``"192k"``; None = the target's default."""
 
     def __post_init__(self) -> None:
-        if self.quality not in ("high", "normal", "small"):
-            raise InvalidRequest(f"Unknown quality '{self.quality}'; choose one of high, normal, small.")
-        if self.max_height is not None and not (16 <= self.max_height <= 8640):
-            raise InvalidRequest("The maximum height must be between 16 and 8640 pixels.")
+        if self.quality not in QUALITIES:
+            raise InvalidRequest("options.quality: must be one of high, normal, small")
+        # type() rather than isinstance(): JSON's true and 720.0 are not heights.
+        if self.max_height is not None and (type(self.max_height) is not int or self.max_height not in MAX_HEIGHTS):
+            raise InvalidRequest("options.max_height: must be one of 2160, 1080, 720, 480, or null to keep the size")
         if self.audio_bitrate is not None and not _is_bitrate(self.audio_bitrate):
-            raise InvalidRequest("The audio bitrate must look like '128k' (between 32k and 512k).")
+            raise InvalidRequest("options.audio_bitrate: must look like '128k', between 32k and 512k")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> JobOptions:
+        """Options from a JSON object (a request body or a stored job); None or ``{}`` = the defaults.
+
+        Strict: unknown keys and values of the wrong type are refused with :class:`InvalidRequest` naming the
+        field (``options.quality: must be one of high, normal, small``).
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise InvalidRequest("options: must be an object")
+        unknown = sorted(str(key) for key in data if key not in ("quality", "max_height", "audio_bitrate"))
+        if unknown:
+            raise InvalidRequest(f"options.{unknown[0]}: unknown option; known are quality, max_height, audio_bitrate")
+        return cls(**data)  # __post_init__ checks types and values
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object :meth:`from_dict` reads back, every field present."""
+        return {"quality": self.quality, "max_height": self.max_height, "audio_bitrate": self.audio_bitrate}
 
 
-def _is_bitrate(value: str) -> bool:
-    return value.endswith("k") and value[:-1].isdigit() and 32 <= int(value[:-1]) <= 512
+def _is_bitrate(value: object) -> bool:
+    return isinstance(value, str) and value.endswith("k") and value[:-1].isdigit() and 32 <= int(value[:-1]) <= 512
 
 
 _X264 = VideoEncoding(
     encoder="libx264",
     crf=QualityLadder(high=18, normal=23, small=28),
     speed=SpeedArgs(balanced=("-preset", "medium"), fastest=("-preset", "ultrafast")),
+)
+_X265 = VideoEncoding(
+    encoder="libx265",
+    # x265's CRF 26 looks about like x264's 23 at 30-40 % fewer bytes; that is why people pick HEVC.
+    crf=QualityLadder(high=22, normal=26, small=30),
+    # x265 "medium" is ~10x slower than x264 "medium"; "fast" keeps most of HEVC's size gain at a bearable cost.
+    speed=SpeedArgs(balanced=("-preset", "fast"), fastest=("-preset", "ultrafast")),
+    extra=("-x265-params", "log-level=error"),  # x265 logs to stderr by itself, past ffmpeg's -loglevel
+    tag="hvc1",
 )
 _VP9 = VideoEncoding(
     encoder="libvpx-vp9",
@@ -150,23 +221,57 @@ _VP9 = VideoEncoding(
     extra=("-b:v", "0", "-row-mt", "1"),
     even_dimensions=False,
 )
-_AAC = AudioEncoding(encoder="aac", bitrate="160k")
-_OPUS = AudioEncoding(encoder="libopus", bitrate="128k")
+_XVID = VideoEncoding(
+    encoder="mpeg4",
+    # MPEG-4 Part 2 has no CRF; -q:v 2–31 is its constant quantiser (lower = better).
+    crf=QualityLadder(high=3, normal=5, small=8),
+    quality_flag="-q:v",
+    # The XVID tag is what old players and DVD players look for in AVI.
+    tag="xvid",
+)
+_GIF = VideoEncoding(
+    encoder="gif",
+    crf=None,
+    pix_fmt=None,  # paletteuse hands the encoder its 256-colour picture
+    even_dimensions=False,
+    max_fps=12,
+    max_width=480,
+    # One palette for the whole clip (stats_mode=diff favours what moves), ordered dithering: smaller files
+    # and no flicker compared with error diffusion.
+    filters="split[s0][s1];[s0]palettegen=stats_mode=diff[p];[s1][p]paletteuse=dither=bayer:bayer_scale=5",
+)
+_AAC = AudioEncoding(encoder="aac", bitrate="160k", compress_bitrate="128k")
+_OPUS = AudioEncoding(encoder="libopus", bitrate="128k", compress_bitrate="96k")
 _MP3 = AudioEncoding(encoder="libmp3lame", vbr=QualityLadder(high=0, normal=2, small=5), max_channels=2)
+_MP3_CBR = AudioEncoding(encoder="libmp3lame", bitrate="192k", compress_bitrate="128k", max_channels=2)
+"""Constant bitrate: old AVI players mis-time variable-bitrate MP3."""
+
+_MP4_FAMILY = dict(
+    kind="video",
+    muxer_args=("-movflags", "+faststart"),
+    video=_X264,
+    audio=_AAC,
+    copy_video=("h264",),
+    copy_audio=("aac",),
+    keeps_rotation=True,
+    keep_subtitles=("mov_text",),
+    text_subtitles="mov_text",
+)
+_TEXT_IN_MATROSKA = ("subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle")
 
 TARGETS: dict[str, Target] = {
     t.id: t
     for t in (
+        Target(id="mp4", name="MP4", label="Convert into MP4", extension="mp4", muxer="mp4", **_MP4_FAMILY),
         Target(
-            id="mp4",
-            name="MP4",
-            label="Convert into MP4",
+            id="mp4_hevc",
+            name="MP4 (HEVC)",
+            label="Convert into MP4 (HEVC)",
             extension="mp4",
-            kind="video",
             muxer="mp4",
-            muxer_args=("-movflags", "+faststart"),
-            video=_X264,
-            audio=_AAC,
+            **{**_MP4_FAMILY, "video": _X265, "copy_video": ("hevc",)},
+            # Every HEVC decoder handles Main 10 (iPhones record it), so 10-bit HEVC may be copied.
+            copy_pix_fmts=("yuv420p", "yuvj420p", "yuv420p10le"),
         ),
         Target(
             id="webm",
@@ -177,6 +282,11 @@ TARGETS: dict[str, Target] = {
             muxer="webm",
             video=_VP9,
             audio=_OPUS,
+            copy_video=("vp9", "vp8", "av1"),
+            copy_pix_fmts=("yuv420p",),
+            copy_audio=("opus", "vorbis"),
+            keep_subtitles=("webvtt",),
+            text_subtitles="webvtt",
         ),
         Target(
             id="mkv",
@@ -185,9 +295,47 @@ TARGETS: dict[str, Target] = {
             extension="mkv",
             kind="video",
             muxer="matroska",
-            copy=True,
+            video=_X264,
+            audio=_AAC,
+            # Matroska holds about anything: a plain click only changes the container.
+            copy_video=(ANY,),
+            copy_pix_fmts=(ANY,),
+            copy_audio=(ANY,),
             # MP4's timed text (tx3g) has no Matroska mapping; SubRip carries the same text.
-            subtitle_conversions=(("mov_text", "srt"),),
+            keep_subtitles=_TEXT_IN_MATROSKA,
+            text_subtitles="srt",
+            attachments=True,
+        ),
+        Target(id="mov", name="MOV", label="Convert into MOV", extension="mov", muxer="mov", **_MP4_FAMILY),
+        Target(
+            id="avi",
+            name="AVI",
+            label="Convert into AVI",
+            extension="avi",
+            kind="video",
+            muxer="avi",
+            video=_XVID,
+            audio=_MP3_CBR,
+            all_audio=False,  # old players cannot switch tracks; they play the first
+            copy_video=("mpeg4",),
+            copy_pix_fmts=("yuv420p",),
+            copy_audio=("mp3",),
+            chapters=False,
+        ),
+        # ipod is the MP4 muxer with the brand and codec tags iTunes and Apple TV expect of .m4v.
+        Target(id="m4v", name="M4V", label="Convert into M4V", extension="m4v", muxer="ipod", **_MP4_FAMILY),
+        Target(
+            id="gif",
+            name="GIF",
+            label="Convert into animated GIF",
+            extension="gif",
+            kind="video",
+            muxer="gif",
+            video=_GIF,
+            audio=None,
+            chapters=False,
+            # A GIF stores every frame as a full picture: 30 s at 480x270 and 12 fps is already tens of MB.
+            max_duration=30,
         ),
         Target(
             id="mp3",
@@ -198,6 +346,43 @@ TARGETS: dict[str, Target] = {
             muxer="mp3",
             mimes=("video/", "audio/"),
             audio=_MP3,
+            all_audio=False,
+            copy_audio=("mp3",),
+        ),
+        Target(
+            id="m4a",
+            name="M4A",
+            label="Extract audio (M4A)",
+            extension="m4a",
+            kind="audio",
+            muxer="ipod",
+            mimes=("video/", "audio/"),
+            muxer_args=("-movflags", "+faststart"),
+            audio=_AAC,
+            all_audio=False,
+            copy_audio=("aac",),
+        ),
+        Target(
+            id="opus",
+            name="Opus",
+            label="Extract audio (Opus)",
+            extension="opus",
+            kind="audio",
+            muxer="opus",
+            mimes=("video/", "audio/"),
+            audio=_OPUS,
+            all_audio=False,
+            copy_audio=("opus",),
+        ),
+        Target(
+            id="compress",
+            name="the same format",
+            label="Compress (same format)",
+            extension="",
+            kind="video",
+            muxer="",  # resolved per source by naming.resolve_target
+            same_format=True,
+            compress=True,
         ),
     )
 }

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.ffmpeg]
 
 def ffprobe_json(ffprobe: str, path: Path) -> dict[str, Any]:
     result = subprocess.run(
-        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_chapters", str(path)],
+        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-show_chapters",
+         str(path)],
         check=True, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     data: dict[str, Any] = json.loads(result.stdout)
@@ -56,9 +57,8 @@ async def test_hevc_main_10_is_copied_into_mp4_hevc_with_the_apple_tag(
 ) -> None:
     out = await convert(get_target("mp4_hevc"), awkward["hevc10"], tmp_path / "out.mp4", ffmpeg_bin)
     assert [(v.codec, v.pix_fmt) for v in out.video] == [("hevc", "yuv420p10le")]
-    tag = subprocess.run([ffprobe_bin, "-v", "error", "-select_streams", "v", "-show_entries", "stream=codec_tag_string",
-                          "-of", "csv=p=0", str(tmp_path / "out.mp4")], capture_output=True, text=True, check=True)  # fmt: skip
-    assert tag.stdout.strip() == "hvc1"
+    (stream,) = ffprobe_json(ffprobe_bin, tmp_path / "out.mp4")["streams"][:1]
+    assert stream["codec_tag_string"] == "hvc1"
 
 
 @pytest.mark.parametrize(

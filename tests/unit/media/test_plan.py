@@ -45,7 +45,7 @@ def with_video(**changes: object) -> MediaInfo:
             JobOptions(),
             True,
             True,
-        ),  # fmt: skip
+        ),
         ("avi", MOV, JobOptions(), False, False),
         ("gif", with_video(codec="gif", pix_fmt="bgra"), JobOptions(), False, False),
         ("compress", MOV, JobOptions(), False, False),  # compress never remuxes
