@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .errors import InvalidRequest
 from .jobs import NewJob
-from .media import Target
+from .media import JobOptions, Target
 from .nextcloud import RemoteFile
 
 
@@ -45,12 +45,18 @@ def accepts(target: Target, mime: str) -> bool:
 
 
 def jobs_from_action(
-    entries: Sequence[ActionEntry], *, user_id: str, target: Target, language: str, options: dict | None = None
+    entries: Sequence[ActionEntry],
+    *,
+    user_id: str,
+    target: Target,
+    language: str,
+    options: JobOptions | None = None,
 ) -> tuple[list[NewJob], list[Skipped]]:
     """One job per selected file the target accepts; folders and other files are skipped with a reason.
 
     The user is the one AppAPI authenticated — never the ``userId`` in the payload, which the browser controls.
     """
+    stored = (options or JobOptions()).to_dict()
     jobs: list[NewJob] = []
     skipped: list[Skipped] = []
     seen: set[int] = set()
@@ -70,7 +76,7 @@ def jobs_from_action(
                     source_path=entry.path,
                     source_etag=entry.etag,
                     target=target.id,
-                    options=dict(options or {}),
+                    options=stored,
                     language=language,
                 )
             )
@@ -78,7 +84,7 @@ def jobs_from_action(
 
 
 def job_for_file(
-    remote: RemoteFile, *, user_id: str, target: Target, language: str, options: dict | None = None
+    remote: RemoteFile, *, user_id: str, target: Target, language: str, options: JobOptions | None = None
 ) -> NewJob:
     """The job for one file a script named; InvalidRequest when the target cannot take it."""
     if not accepts(target, remote.mime):
@@ -89,6 +95,6 @@ def job_for_file(
         source_path=remote.path,
         source_etag=remote.etag,
         target=target.id,
-        options=dict(options or {}),
+        options=(options or JobOptions()).to_dict(),
         language=language,
     )

@@ -1,8 +1,9 @@
 """Translations for what the ExApp says to people (notifications, error messages, action names).
 
 Catalogues are gettext ``.mo`` files beside their ``.po`` in ``translationfiles/<lang>/video_converter_fm.mo``
-(Nextcloud's layout, see translationfiles/README.md). The worker translates into the language the user's browser asked for when the job
-was created, because notifications are rendered later, without a request to read it from.
+(Nextcloud's layout, see translationfiles/README.md). The worker translates into the language the user's
+browser asked for when the job was created, because notifications are rendered later, without a request to
+read it from.
 """
 
 from __future__ import annotations

@@ -27,9 +27,7 @@ class Settings(BaseSettings):
     """Every setting the ExApp reads. Invalid values stop the app at startup with a clear message."""
 
     # env_ignore_empty: AppAPI passes info.xml's environment variables with empty defaults as "", meaning unset.
-    model_config = SettingsConfigDict(
-        env_prefix="VCFM_", extra="ignore", populate_by_name=True, env_ignore_empty=True
-    )
+    model_config = SettingsConfigDict(env_prefix="VCFM_", extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     app_id: str = Field(APP_ID, validation_alias="APP_ID")
     app_host: str = Field("127.0.0.1", validation_alias="APP_HOST")

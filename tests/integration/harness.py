@@ -8,6 +8,7 @@ Environment variables are documented in README.md next to this file.
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import os
 import re
@@ -56,15 +57,18 @@ class Faults:
         self._client = client
 
     def _add(self, **spec: Any) -> None:
-        self._client.post("/__standin__/faults", json={k: v for k, v in spec.items() if v is not None}
-                          ).raise_for_status()
+        self._client.post(
+            "/__standin__/faults", json={k: v for k, v in spec.items() if v is not None}
+        ).raise_for_status()
 
-    def status(self, count: int = 1, status: int = 503, method: str | None = None,
-               path_prefix: str = "/remote.php/dav") -> None:
+    def status(
+        self, count: int = 1, status: int = 503, method: str | None = None, path_prefix: str = "/remote.php/dav"
+    ) -> None:
         self._add(kind="status", count=count, status=status, method=method, path_prefix=path_prefix)
 
-    def hang(self, seconds: float, count: int = 1, method: str | None = None,
-             path_prefix: str = "/remote.php/dav") -> None:
+    def hang(
+        self, seconds: float, count: int = 1, method: str | None = None, path_prefix: str = "/remote.php/dav"
+    ) -> None:
         self._add(kind="hang", count=count, seconds=seconds, method=method, path_prefix=path_prefix)
 
     def drop(self, count: int = 1, method: str | None = None, path_prefix: str = "/remote.php/dav") -> None:
@@ -89,8 +93,9 @@ class Faults:
 class NextcloudTarget:
     """A Nextcloud to test against; the same API for the stand-in and a real server."""
 
-    def __init__(self, url: str, admin: User, alice: User, bob: User, occ_cmd: list[str],
-                 standin: StandinServer | None = None):
+    def __init__(
+        self, url: str, admin: User, alice: User, bob: User, occ_cmd: list[str], standin: StandinServer | None = None
+    ):
         self.url = url.rstrip("/")
         self.admin, self.alice, self.bob = admin, alice, bob
         self.users = {"admin": admin, "alice": alice, "bob": bob}
@@ -120,8 +125,9 @@ class NextcloudTarget:
         """Run ``occ`` (NC_OCC for a real server, the look-alike CLI for the stand-in)."""
         result = subprocess.run([*self.occ_cmd, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
         if check and result.returncode != 0:
-            raise AssertionError(f"occ {shlex.join(args[:2])} … exited {result.returncode}:\n"
-                                 f"{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"occ {shlex.join(args[:2])} … exited {result.returncode}:\n{result.stdout}{result.stderr}"
+            )
         return result
 
     # ---- user-side files over WebDAV ---------------------------------------------------------------------------
@@ -135,8 +141,12 @@ class NextcloudTarget:
             response = self.http.put(self._dav(user, path), content=data, auth=user.auth)
         else:
             with open(data, "rb") as fh:
-                response = self.http.put(self._dav(user, path), content=fh, auth=user.auth,
-                                         headers={"Content-Length": str(os.path.getsize(data))})
+                response = self.http.put(
+                    self._dav(user, path),
+                    content=fh,
+                    auth=user.auth,
+                    headers={"Content-Length": str(os.path.getsize(data))},
+                )
         response.raise_for_status()
         return response.headers["OC-FileId"]
 
@@ -158,9 +168,12 @@ class NextcloudTarget:
     def move(self, who: str | User, source: str, destination: str) -> None:
         """WebDAV MOVE within the user's files (the file keeps its id)."""
         user = self.user(who)
-        response = self.http.request("MOVE", self._dav(user, source), auth=user.auth,
-                                     headers={"Destination": str(self.http.base_url.join(self._dav(user, destination))),
-                                              "Overwrite": "F"})
+        response = self.http.request(
+            "MOVE",
+            self._dav(user, source),
+            auth=user.auth,
+            headers={"Destination": str(self.http.base_url.join(self._dav(user, destination))), "Overwrite": "F"},
+        )
         response.raise_for_status()
 
     def delete(self, who: str | User, path: str, missing_ok: bool = True) -> None:
@@ -171,11 +184,19 @@ class NextcloudTarget:
         response.raise_for_status()
 
     def _propfind(self, user: User, path: str, depth: str) -> ET.Element:
-        body = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>'
-                "<d:resourcetype/><d:getcontentlength/><d:getcontenttype/><oc:fileid/><oc:permissions/>"
-                "</d:prop></d:propfind>")
-        response = self.http.request("PROPFIND", self._dav(user, path), content=body, auth=user.auth,
-                                     headers={"Depth": depth, "Content-Type": "application/xml"})
+        body = (
+            '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>'
+            "<d:resourcetype/><d:getcontentlength/><d:getcontenttype/><d:getlastmodified/><oc:fileid/>"
+            "<oc:permissions/>"
+            "</d:prop></d:propfind>"
+        )
+        response = self.http.request(
+            "PROPFIND",
+            self._dav(user, path),
+            content=body,
+            auth=user.auth,
+            headers={"Depth": depth, "Content-Type": "application/xml"},
+        )
         response.raise_for_status()
         return ET.fromstring(response.content)
 
@@ -195,6 +216,11 @@ class NextcloudTarget:
         root = self._propfind(user, path, "0")
         return int(root.findtext(".//{http://owncloud.org/ns}fileid") or "0")
 
+    def mtime(self, who: str | User, path: str) -> float:
+        """The file's modification time (seconds since the epoch) as Nextcloud reports it."""
+        root = self._propfind(self.user(who), path, "0")
+        return email.utils.parsedate_to_datetime(root.findtext(".//{DAV:}getlastmodified") or "").timestamp()
+
     # ---- AppAPI proxy, notifications, Files page ---------------------------------------------------------------
     def proxy(self, who: str | User | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A user's request through AppAPI's proxy to our ExApp; ``who=None`` is anonymous."""
@@ -203,8 +229,11 @@ class NextcloudTarget:
 
     def notifications(self, who: str | User) -> list[dict[str, Any]]:
         user = self.user(who)
-        response = self.http.get("/ocs/v2.php/apps/notifications/api/v2/notifications", auth=user.auth,
-                                 headers={"OCS-APIRequest": "true", "Accept": "application/json"})
+        response = self.http.get(
+            "/ocs/v2.php/apps/notifications/api/v2/notifications",
+            auth=user.auth,
+            headers={"OCS-APIRequest": "true", "Accept": "application/json"},
+        )
         response.raise_for_status()
         return response.json()["ocs"]["data"]
 
@@ -243,8 +272,14 @@ def real_target() -> NextcloudTarget:
 class ExAppProcess:
     """Our ExApp as a subprocess (``python -m ex_app.lib.main``), registered with the target like an admin would."""
 
-    def __init__(self, nextcloud: NextcloudTarget, workdir: Path, extra_env: dict[str, str] | None = None,
-                 host: str | None = None, port: int | None = None):
+    def __init__(
+        self,
+        nextcloud: NextcloudTarget,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+        host: str | None = None,
+        port: int | None = None,
+    ):
         self.nc = nextcloud
         self.host = host or os.environ.get("EXAPP_HOST", "127.0.0.1")
         self.port = port or int(os.environ.get("EXAPP_PORT", "0")) or free_port()
@@ -264,9 +299,14 @@ class ExAppProcess:
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
-            "APP_ID": APP_ID, "APP_SECRET": self.secret, "APP_VERSION": self.version, "AA_VERSION": AA_VERSION,
-            "APP_HOST": os.environ.get("EXAPP_BIND", self.host), "APP_PORT": str(self.port),
-            "NEXTCLOUD_URL": self.nc.url, "APP_PERSISTENT_STORAGE": str(self.storage),
+            "APP_ID": APP_ID,
+            "APP_SECRET": self.secret,
+            "APP_VERSION": self.version,
+            "AA_VERSION": AA_VERSION,
+            "APP_HOST": os.environ.get("EXAPP_BIND", self.host),
+            "APP_PORT": str(self.port),
+            "NEXTCLOUD_URL": self.nc.url,
+            "APP_PERSISTENT_STORAGE": str(self.storage),
             **self.extra_env,
         }
 
@@ -274,8 +314,14 @@ class ExAppProcess:
         if self.proc is not None and self.proc.poll() is None:
             return self
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in _reap
-        self.proc = subprocess.Popen([sys.executable, "-m", "ex_app.lib.main"], cwd=ROOT, env=self.env(),
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ex_app.lib.main"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self._log = log
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -324,16 +370,26 @@ class ExAppProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def json_info(self) -> str:
-        result = subprocess.run([sys.executable, "scripts/json_info.py", f"--host={self.host}", "--port",
-                                 str(self.port), f"--secret={self.secret}"], cwd=ROOT, capture_output=True,
-                                text=True, check=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "scripts/json_info.py",
+                f"--host={self.host}",
+                "--port",
+                str(self.port),
+                f"--secret={self.secret}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout.strip()
 
     def register(self) -> None:
         """``occ app_api:app:register video_converter_fm manual_install --json-info … --wait-finish``."""
         self.nc.occ("app_api:app:unregister", APP_ID, "--silent", "--force", check=False)
-        self.nc.occ("app_api:app:register", APP_ID, "manual_install", "--json-info", self.json_info(),
-                    "--wait-finish")
+        self.nc.occ("app_api:app:register", APP_ID, "manual_install", "--json-info", self.json_info(), "--wait-finish")
         self.registered = True
 
     def unregister(self) -> None:
@@ -342,12 +398,19 @@ class ExAppProcess:
             self.registered = False
 
     # direct calls, bypassing AppAPI
-    def direct(self, method: str, path: str, user: str | None = None, secret: str | None = None,
-               **kwargs: Any) -> httpx.Response:
+    def direct(
+        self, method: str, path: str, user: str | None = None, secret: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         """A request straight to the ExApp port; with ``user``/``secret`` it carries AppAPI-style headers."""
         headers = dict(kwargs.pop("headers", {}))
         if user is not None or secret is not None:
             token = base64.b64encode(f"{user or ''}:{secret if secret is not None else self.secret}".encode())
-            headers.update({"AA-VERSION": AA_VERSION, "EX-APP-ID": APP_ID, "EX-APP-VERSION": self.version,
-                            "AUTHORIZATION-APP-API": token.decode()})
+            headers.update(
+                {
+                    "AA-VERSION": AA_VERSION,
+                    "EX-APP-ID": APP_ID,
+                    "EX-APP-VERSION": self.version,
+                    "AUTHORIZATION-APP-API": token.decode(),
+                }
+            )
         return httpx.request(method, self.url + "/" + path.lstrip("/"), headers=headers, timeout=30, **kwargs)

@@ -35,8 +35,7 @@ def test_registered_app_lists_its_four_video_actions_for_alice(nextcloud: Nextcl
     assert {actions[name]["mime"] for name in ACTIONS} == {"video"}
 
 
-def test_disabling_removes_the_actions_and_enabling_brings_them_back(nextcloud: NextcloudTarget,
-                                                                     exapp: ExAppProcess):
+def test_disabling_removes_the_actions_and_enabling_brings_them_back(nextcloud: NextcloudTarget, exapp: ExAppProcess):
     out = nextcloud.occ("app_api:app:disable", APP_ID)
     assert f"ExApp {APP_ID} successfully disabled." in out.stdout
     try:

@@ -13,13 +13,23 @@ from ..jobs import JobRecord, JobStatus
 class TargetPublic(BaseModel):
     id: str
     label: str
-    extension: str
+    extension: str | None  # None when the output keeps the source's format (Compress)
+    same_format: bool
     kind: str
+
+
+class OptionsPublic(BaseModel):
+    """What ``options`` in ``POST /api/jobs`` accepts (null = keep / the target's default)."""
+
+    quality: list[str]
+    max_height: list[int | None]
+    audio_bitrate: str
 
 
 class TargetList(BaseModel):
     user: str
     targets: list[TargetPublic]
+    options: OptionsPublic
 
 
 class SourcePublic(BaseModel):

@@ -219,7 +219,8 @@ _VP9 = VideoEncoding(
     ),
     # -b:v 0 makes CRF a pure quality target; -row-mt lets libvpx use more than a few threads.
     extra=("-b:v", "0", "-row-mt", "1"),
-    even_dimensions=False,
+    # libvpx accepts odd sizes, but hardware decoders in phones and TVs expect even 4:2:0 frames.
+    even_dimensions=True,
 )
 _XVID = VideoEncoding(
     encoder="mpeg4",

@@ -159,27 +159,30 @@ class NextcloudGateway:
         with mapped_errors("listing the destination folder"):
             return {node.name.rstrip("/") for node in await nc.files.listdir(folder)}
 
-    async def upload_new(self, local: Path, folder: str, stem: str, extension: str) -> RemoteFile:
+    async def upload_new(
+        self, local: Path, folder: str, stem: str, extension: str, *, mtime: float | None = None
+    ) -> RemoteFile:
         """Upload ``local`` into ``folder`` under the first free name of :func:`candidate_names`.
 
         Never overwrites, not even when a file of the chosen name appears while we upload: the chunked upload's
         final ``MOVE`` carries ``Overwrite: F``, which Nextcloud answers with 412 if the target exists; we then
         take the next name. The assembled file only appears in the folder at that MOVE, so the user never sees a
-        partial file.
+        partial file. ``mtime`` (seconds) becomes the file's modification time, so a converted file sorts
+        next to its source.
         """
         taken = await self.list_names(folder)
         for name in candidate_names(stem, extension):
             if name in taken:
                 continue
             target = posixpath.join(folder, name)
-            node = await self._chunked_upload(local, target)
+            node = await self._chunked_upload(local, target, mtime)
             if node is not None:
                 return node
             taken.add(name)  # appeared while we were uploading
             log.info("%s appeared during the upload; trying the next free name", target)
         raise PermanentJobError("No free file name for the result was found")
 
-    async def _chunked_upload(self, local: Path, target: str) -> RemoteFile | None:
+    async def _chunked_upload(self, local: Path, target: str, mtime: float | None = None) -> RemoteFile | None:
         """Chunked upload v2 to ``target`` (user path); None when ``target`` exists (412)."""
         nc = await self._client()
         # nc_py_api's own upload_stream sends its final MOVE without `Overwrite: F` (it overwrites), so the
@@ -199,7 +202,10 @@ class NextcloudGateway:
                     body = _file_slice(local, start, size)
                     chunk_headers = {**headers, "Content-Length": str(size)}
                     _check(await dav.put(f"{upload_dir}/{number}", data=body, headers=chunk_headers), what)
-                response = await dav.request("MOVE", f"{upload_dir}/.file", headers={**headers, "Overwrite": "F"})
+                final = {**headers, "Overwrite": "F", "OC-Total-Length": str(total)}
+                if mtime is not None:
+                    final["X-OC-Mtime"] = str(int(mtime))
+                response = await dav.request("MOVE", f"{upload_dir}/.file", headers=final)
                 if response.status_code == 412:
                     return None
                 _check(response, what, missing=lambda: SourceGone("The source folder no longer exists"))

@@ -15,7 +15,18 @@ from pathlib import Path, PurePosixPath
 import anyio
 
 from ..jobs import JobRecord
-from ..media import build_command, check_compatible, get_target, probe, run_ffmpeg
+from ..media import (
+    JobOptions,
+    build_command,
+    check_compatible,
+    get_target,
+    make_plan,
+    output_extension,
+    output_stem,
+    probe,
+    run_ffmpeg,
+    verify_output,
+)
 from ..nextcloud import NextcloudGateway, RemoteFile
 from ..settings import Settings
 
@@ -26,6 +37,7 @@ log = logging.getLogger(__name__)
 class Converted:
     source: RemoteFile
     output: RemoteFile
+    notes: tuple[str, ...] = ()
 
 
 def scratch_dir(settings: Settings, job_id: int) -> Path:
@@ -53,18 +65,24 @@ async def convert(
     await anyio.Path(work).mkdir(parents=True, exist_ok=True)
     try:
         local_source = work / ("source" + (PurePosixPath(source.name).suffix or ".bin"))
-        local_output = work / f"output.{target.extension}"
         await gateway.download(source, local_source)
+        # Probe first: a file without a usable stream fails here, with a clear message, before any encoding.
         info = await probe(local_source, ffprobe=settings.ffprobe_path)
         check_compatible(target, info)
+        plan = make_plan(target, info, JobOptions.from_dict(job.options), source_name=source.name)
+        extension = output_extension(target, source.name, info)
+        local_output = work / f"output.{extension}"
         command = build_command(
-            target, info, local_source, local_output, threads=settings.ffmpeg_threads, ffmpeg=settings.ffmpeg_path
-        )
+            plan.target, info, local_source, local_output, plan=plan, threads=settings.ffmpeg_threads,
+            ffmpeg=settings.ffmpeg_path,
+        )  # fmt: skip
         log.debug("Running %s", command)
-        await run_ffmpeg(command, duration=info.duration, on_progress=on_progress)
+        await run_ffmpeg(command, duration=plan.expected_duration, on_progress=on_progress)
+        # ffmpeg can exit 0 on a damaged source and write half a video; check before the user sees it.
+        verify_output(info, await probe(local_output, ffprobe=settings.ffprobe_path), plan.target, plan)
         output = await gateway.upload_new(
-            local_output, source.folder, PurePosixPath(source.name).stem, target.extension
+            local_output, source.folder, output_stem(target, source.name), extension, mtime=source.mtime
         )
-        return Converted(source=source, output=output)
+        return Converted(source=source, output=output, notes=plan.notes)
     finally:
         await remove_scratch(work)

@@ -203,7 +203,11 @@ class Worker:
 
     async def _succeeded(self, job: JobRecord, gateway: NextcloudGateway, result: Converted) -> None:
         done = await self.store.complete(
-            job.id, self.worker_id, output_path=result.output.path, output_file_id=result.output.file_id
+            job.id,
+            self.worker_id,
+            output_path=result.output.path,
+            output_file_id=result.output.file_id,
+            notes=result.notes,
         )
         if done is None:
             # Cancelled between the upload and now: honour the cancel, leave no output behind.

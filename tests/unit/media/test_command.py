@@ -52,6 +52,7 @@ def test_webm_uses_constant_quality_vp9_and_opus_and_webvtt() -> None:
         *("-map", "0:1", "-map", "0:0", "-map", "0:2", "-map", "0:3"),
         *("-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "4", "-crf", "31", "-b:v", "0", "-row-mt", "1"),
         *("-pix_fmt", "yuv420p"),
+        *("-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"),
         *("-c:a", "libopus", "-b:a", "128k"),
         *("-c:s", "webvtt"),
         *("-map_metadata", "0", "-map_chapters", "0", "-threads", "3"),

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from ...enqueue import job_for_file
 from ...jobs import JobStatus
-from ...media import get_target
+from ...media import JobOptions, get_target
 from ...nextcloud import NextcloudGateway
 from ..deps import CurrentUser, Language, Store
 from ..schemas import JobCreate, JobList, JobPublic
@@ -31,12 +31,13 @@ async def create_job(
 ) -> JobPublic:
     """A job for one file named by id or path (for scripts)."""
     target = get_target(body.target)
+    options = JobOptions.from_dict(body.options)  # before touching Nextcloud: a typo is answered at once
     gateway: NextcloudGateway = request.app.state.gateway_factory(user)
     remote = await (
         gateway.resolve(body.file_id) if body.file_id is not None else gateway.resolve_path(body.path or "")
     )
     (job,) = await store.create_many(
-        [job_for_file(remote, user_id=user, target=target, language=language, options=body.options)]
+        [job_for_file(remote, user_id=user, target=target, language=language, options=options)]
     )
     request.app.state.worker.wake()
     return JobPublic.of(job)
