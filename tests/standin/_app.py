@@ -23,8 +23,23 @@ from ._http import sabre_error
 from ._ocs import OCS
 from ._state import INSTANCE_ID, Fault, StandinState
 
-DAV_METHODS = ["GET", "HEAD", "PUT", "DELETE", "PROPFIND", "PROPPATCH", "MKCOL", "MOVE", "COPY", "SEARCH",
-               "REPORT", "OPTIONS", "LOCK", "UNLOCK", "POST"]
+DAV_METHODS = [
+    "GET",
+    "HEAD",
+    "PUT",
+    "DELETE",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "MOVE",
+    "COPY",
+    "SEARCH",
+    "REPORT",
+    "OPTIONS",
+    "LOCK",
+    "UNLOCK",
+    "POST",
+]
 CONTROL = "/__standin__"
 
 
@@ -37,7 +52,7 @@ def _caller_of(headers: dict[str, str]) -> str | None:
         value = headers.get(name, "")
         if value and value.lower().startswith(prefix):
             with contextlib.suppress(binascii.Error, UnicodeDecodeError):
-                return base64.b64decode(value[len(prefix):].strip()).decode().split(":", 1)[0]
+                return base64.b64decode(value[len(prefix) :].strip()).decode().split(":", 1)[0]
     return None
 
 
@@ -54,9 +69,16 @@ class LogAndFaults:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         entry: dict[str, Any] = {
-            "seq": len(self.state.requests) + 1, "t": time.time(), "method": scope["method"], "path": scope["path"],
-            "query": scope.get("query_string", b"").decode("latin-1"), "user": _caller_of(headers),
-            "ex_app_id": headers.get("ex-app-id"), "headers": headers, "status": None, "fault": None,
+            "seq": len(self.state.requests) + 1,
+            "t": time.time(),
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "user": _caller_of(headers),
+            "ex_app_id": headers.get("ex-app-id"),
+            "headers": headers,
+            "status": None,
+            "fault": None,
         }
         self.state.requests.append(entry)
         started = time.monotonic()
@@ -70,8 +92,11 @@ class LogAndFaults:
         if fault is not None:
             entry["fault"] = fault.kind
             if fault.kind == "status":
-                response = sabre_error("ServiceUnavailable", "Injected by the stand-in") if fault.status == 503 \
+                response = (
+                    sabre_error("ServiceUnavailable", "Injected by the stand-in")
+                    if fault.status == 503
                     else Response(b"", fault.status)
+                )
                 response.status_code = fault.status
                 await response(scope, receive, recording_send)
                 entry["ms"] = round((time.monotonic() - started) * 1000, 1)
@@ -79,8 +104,13 @@ class LogAndFaults:
             if fault.kind == "hang":
                 await anyio.sleep(fault.seconds)
             elif fault.kind == "drop":
-                await recording_send({"type": "http.response.start", "status": 200,
-                                      "headers": [(b"content-length", b"1048576"), (b"content-type", b"text/plain")]})
+                await recording_send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-length", b"1048576"), (b"content-type", b"text/plain")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": b"\0" * 1024, "more_body": True})
                 raise DroppedConnection(f"stand-in fault: dropping {scope['method']} {scope['path']}")
         await self.app(scope, receive, recording_send)
@@ -107,8 +137,7 @@ async def control_users(request: Request) -> Response:
     if request.method == "GET":
         return JSONResponse({"users": sorted(state.users), "admins": sorted(state.admins)})
     data = await _json(request)
-    state.add_user(data["user"], data.get("password", data["user"]), bool(data.get("admin")),
-                   data.get("display_name"))
+    state.add_user(data["user"], data.get("password", data["user"]), bool(data.get("admin")), data.get("display_name"))
     return JSONResponse({"ok": True}, status_code=201)
 
 
@@ -152,10 +181,23 @@ async def control_exapp_calls(request: Request) -> Response:
 
 async def control_exapps(request: Request) -> Response:
     state: StandinState = request.app.state.standin
-    return JSONResponse({"exapps": [
-        {"appid": a.appid, "version": a.version, "enabled": a.enabled, "status": a.status, "host": a.host,
-         "port": a.port, "routes": a.routes} for a in state.exapps.values()
-    ], "log": state.exapp_log})
+    return JSONResponse(
+        {
+            "exapps": [
+                {
+                    "appid": a.appid,
+                    "version": a.version,
+                    "enabled": a.enabled,
+                    "status": a.status,
+                    "host": a.host,
+                    "port": a.port,
+                    "routes": a.routes,
+                }
+                for a in state.exapps.values()
+            ],
+            "log": state.exapp_log,
+        }
+    )
 
 
 async def control_occ(request: Request) -> Response:

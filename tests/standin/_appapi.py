@@ -63,8 +63,11 @@ class AppAPI:
 
     def _http(self) -> httpx.AsyncClient:
         if self.client is None:
-            self.client = httpx.AsyncClient(headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
-                                            timeout=httpx.Timeout(30.0), follow_redirects=False)
+            self.client = httpx.AsyncClient(
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
+                timeout=httpx.Timeout(30.0),
+                follow_redirects=False,
+            )
             # Guzzle sends no "Accept: */*" or "Connection" of its own; keep the recorded header set.
             for name in ("accept", "connection"):
                 self.client.headers.pop(name, None)
@@ -76,16 +79,34 @@ class AppAPI:
             self.client = None
 
     # ---- calls to the ExApp ------------------------------------------------------------------------------------
-    async def _call(self, exapp: ExApp, method: str, path: str, headers: dict[str, str], kind: str,
-                    timeout: float = 30.0) -> httpx.Response | None:  # noqa: ASYNC109 - per-request httpx timeout
-        entry: dict[str, Any] = {"kind": kind, "appid": exapp.appid, "method": method, "path": path.split("?")[0],
-                                 "query": path.split("?", 1)[1] if "?" in path else "", "headers": dict(headers),
-                                 "t": time.time(), "status": None}
+    async def _call(
+        self,
+        exapp: ExApp,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        kind: str,
+        timeout: float = 30.0,  # noqa: ASYNC109 - a per-request httpx timeout, not a cancel scope
+    ) -> httpx.Response | None:
+        entry: dict[str, Any] = {
+            "kind": kind,
+            "appid": exapp.appid,
+            "method": method,
+            "path": path.split("?")[0],
+            "query": path.split("?", 1)[1] if "?" in path else "",
+            "headers": dict(headers),
+            "t": time.time(),
+            "status": None,
+        }
         self.state.exapp_calls.append(entry)
         try:
-            response = await self._http().request(method, exapp.url + path, headers=headers,
-                                                  content=b"" if method in ("PUT", "POST") else None,
-                                                  timeout=timeout)
+            response = await self._http().request(
+                method,
+                exapp.url + path,
+                headers=headers,
+                content=b"" if method in ("PUT", "POST") else None,
+                timeout=timeout,
+            )
         except httpx.HTTPError as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"
             return None
@@ -94,9 +115,14 @@ class AppAPI:
         return response
 
     async def heartbeat_once(self, exapp: ExApp) -> bool:
-        response = await self._call(exapp, "GET", "/heartbeat",
-                                    {"Accept": "application/json", "Content-Type": "application/json"},
-                                    "lifecycle", timeout=10.0)
+        response = await self._call(
+            exapp,
+            "GET",
+            "/heartbeat",
+            {"Accept": "application/json", "Content-Type": "application/json"},
+            "lifecycle",
+            timeout=10.0,
+        )
         if response is None or response.status_code != 200:
             return False
         with contextlib.suppress(ValueError):
@@ -126,8 +152,9 @@ class AppAPI:
         elif response.status_code in (404, 501):
             await self.set_init_progress(exapp, 100)
         elif response.status_code >= 400:
-            await self.set_init_progress(exapp, 0, f"Server error: `POST /init` resulted in a "
-                                                   f"`{response.status_code}` response")
+            await self.set_init_progress(
+                exapp, 0, f"Server error: `POST /init` resulted in a `{response.status_code}` response"
+            )
 
     async def set_init_progress(self, exapp: ExApp, progress: int, error: str = "") -> None:
         """``AppAPIService::setAppInitProgress``; reaching 100 enables the ExApp (heartbeat + PUT /enabled=1)
@@ -271,16 +298,21 @@ class AppAPI:
             route["headers_to_exclude"] = excluded if isinstance(excluded, list) else []
             routes.append(route)
         exapp = ExApp(
-            appid=appid, version=str(info.get("version", "")), name=str(info.get("name", appid)),
+            appid=appid,
+            version=str(info.get("version", "")),
+            name=str(info.get("name", appid)),
             daemon_config_name=daemon_name,
             # Stand-in extension: a "host" in the json-info overrides the daemon's host (AppAPI ignores it).
-            host=str(info.get("host") or daemon["host"]), port=port,
-            secret=str(info.get("secret") or secrets.token_urlsafe(96)[:128]), routes=routes,
+            host=str(info.get("host") or daemon["host"]),
+            port=port,
+            secret=str(info.get("secret") or secrets.token_urlsafe(96)[:128]),
+            routes=routes,
         )
         state.exapps[appid] = exapp
         if not await self.heartbeat(appid):
-            out.append(f"ExApp {appid} heartbeat check failed. Make sure that Nextcloud instance and ExApp can "
-                       "reach it other.")
+            out.append(
+                f"ExApp {appid} heartbeat check failed. Make sure that Nextcloud instance and ExApp can reach it other."
+            )
             exapp.status["error"] = "Heartbeat check failed"
             return 1
         out.append(f"ExApp {appid} deployed successfully.")
@@ -295,8 +327,10 @@ class AppAPI:
                 if exapp.status.get("init") == 100:
                     break
                 if time.monotonic() > deadline:
-                    out.append(f"ExApp {appid} initialization step failed. Error: stand-in timeout "
-                               f"({state.init_timeout:.0f} s) waiting for progress 100")
+                    out.append(
+                        f"ExApp {appid} initialization step failed. Error: stand-in timeout "
+                        f"({state.init_timeout:.0f} s) waiting for progress 100"
+                    )
                     return 1
                 await anyio.sleep(0.1)
         out.append(f"ExApp {appid} successfully registered.")
@@ -400,12 +434,20 @@ async def proxy(request: Request) -> Response:
     method = request.method.upper()
     has_body = method != "GET"
     client = appapi._http()
-    entry = {"kind": "proxy", "appid": appid, "method": method, "path": "/" + other, "query": request.url.query,
-             "headers": dict(headers), "t": time.time(), "status": None}
+    entry = {
+        "kind": "proxy",
+        "appid": appid,
+        "method": method,
+        "path": "/" + other,
+        "query": request.url.query,
+        "headers": dict(headers),
+        "t": time.time(),
+        "status": None,
+    }
     state.exapp_calls.append(entry)
-    upstream_request = client.build_request(method, url, headers=headers,
-                                            content=request.stream() if has_body else None,
-                                            timeout=httpx.Timeout(None))
+    upstream_request = client.build_request(
+        method, url, headers=headers, content=request.stream() if has_body else None, timeout=httpx.Timeout(None)
+    )
     try:
         upstream = await client.send(upstream_request, stream=True)
     except httpx.HTTPError as exc:
@@ -413,28 +455,53 @@ async def proxy(request: Request) -> Response:
         return Response(b"", 500)
     entry["status"] = upstream.status_code
     entry["headers"] = dict(upstream.request.headers)
-    out_headers = {k: v for k, v in upstream.headers.items()
-                   if k.lower() not in APP_API_RESPONSE_HEADERS and k.lower() not in HOP_BY_HOP}
+    out_headers = {
+        k: v
+        for k, v in upstream.headers.items()
+        if k.lower() not in APP_API_RESPONSE_HEADERS and k.lower() not in HOP_BY_HOP
+    }
     content_type = upstream.headers.get("content-type", "")
-    if ("cache-control" not in upstream.headers and not other.endswith(".html")
-            and content_type not in ("application/json", "application/x-tar")):
+    if (
+        "cache-control" not in upstream.headers
+        and not other.endswith(".html")
+        and content_type not in ("application/json", "application/x-tar")
+    ):
         out_headers["Cache-Control"] = "max-age=3600"  # ProxyResponse::cacheFor(3600)
-    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=out_headers,
-                             background=BackgroundTask(upstream.aclose))
+    return StreamingResponse(
+        upstream.aiter_raw(),
+        status_code=upstream.status_code,
+        headers=out_headers,
+        background=BackgroundTask(upstream.aclose),
+    )
 
 
 def _not_found_page() -> Response:
     # Nextcloud's NotFoundResponse renders the HTML 404 template.
-    return HTMLResponse("<!DOCTYPE html><html><head><title>Nextcloud</title></head><body>"
-                        "<h2>Page not found</h2><p>The page could not be found on the server.</p></body></html>",
-                        status_code=404)
+    return HTMLResponse(
+        "<!DOCTYPE html><html><head><title>Nextcloud</title></head><body>"
+        "<h2>Page not found</h2><p>The page could not be found on the server.</p></body></html>",
+        status_code=404,
+    )
 
 
 # ---- the Files page ------------------------------------------------------------------------------------------------
 def file_action_row(row: dict[str, Any]) -> dict[str, Any]:
     """A files-actions-menu row as AppAPI serialises it (permissions as a string, as read back from the DB)."""
-    return {k: row[k] for k in ("id", "appid", "name", "display_name", "mime", "permissions", "order", "icon",
-                                "action_handler", "version")}
+    return {
+        k: row[k]
+        for k in (
+            "id",
+            "appid",
+            "name",
+            "display_name",
+            "mime",
+            "permissions",
+            "order",
+            "icon",
+            "action_handler",
+            "version",
+        )
+    }
 
 
 async def files_page(request: Request) -> Response:
@@ -445,16 +512,20 @@ async def files_page(request: Request) -> Response:
     states = {"core-config": {"version": "29.0.6.1"}, "files-config": {"show_hidden": False}}
     actions = state.enabled_file_actions()
     if actions:  # LoadFilesPluginListener provides the state only when there is at least one action
-        states["app_api-ex_files_actions_menu"] = {"fileActions": [file_action_row(r) for r in actions],
-                                                   "instanceId": INSTANCE_ID}
+        states["app_api-ex_files_actions_menu"] = {
+            "fileActions": [file_action_row(r) for r in actions],
+            "instanceId": INSTANCE_ID,
+        }
     inputs = "\n".join(
         f'<input type="hidden" id="initial-state-{html.escape(key)}" '
         f'value="{base64.b64encode(json.dumps(value).encode()).decode()}">'
         for key, value in states.items()
     )
-    page = (f'<!DOCTYPE html>\n<html class="ng-csp" data-placeholder-focus="false" lang="en">\n<head>\n'
-            f"<title>Files - Nextcloud</title>\n</head>\n<body id=\"body-user\">\n{inputs}\n"
-            f'<div id="content" class="app-files"></div>\n</body>\n</html>\n')
+    page = (
+        f'<!DOCTYPE html>\n<html class="ng-csp" data-placeholder-focus="false" lang="en">\n<head>\n'
+        f'<title>Files - Nextcloud</title>\n</head>\n<body id="body-user">\n{inputs}\n'
+        f'<div id="content" class="app-files"></div>\n</body>\n</html>\n'
+    )
     return HTMLResponse(page)
 
 

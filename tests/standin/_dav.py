@@ -22,17 +22,20 @@ from ._http import empty, forbidden, identify, not_found, sabre_error
 from ._state import Node, StandinState, instance_file_id, mime_for, norm, parent_of
 
 NS = {"DAV:": "d", "http://owncloud.org/ns": "oc", "http://nextcloud.org/ns": "nc", "http://sabredav.org/ns": "s"}
-MULTISTATUS_OPEN = ('<d:multistatus xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" '
-                    'xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns"')
+MULTISTATUS_OPEN = (
+    '<d:multistatus xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" '
+    'xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns"'
+)
 DAV_HEADERS = {
     "Vary": "Brief,Prefer",
     "DAV": "1, 3, extended-mkcol, access-control, calendarserver-principal-property-search, "
-           "nextcloud-checksum-update, nc-calendar-search, nc-enable-birthday-calendar",
+    "nextcloud-checksum-update, nc-calendar-search, nc-enable-birthday-calendar",
 }
 ALLOW_EXISTING = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PUT, PROPPATCH, COPY, MOVE, REPORT"
-DEFAULT_PROPS = [("DAV:", p) for p in ("resourcetype", "getlastmodified", "creationdate", "getcontentlength",
-                                       "getcontenttype", "getetag")] + \
-                [("http://owncloud.org/ns", p) for p in ("size", "id", "fileid", "permissions")]
+DEFAULT_PROPS = [
+    ("DAV:", p)
+    for p in ("resourcetype", "getlastmodified", "creationdate", "getcontentlength", "getcontenttype", "getetag")
+] + [("http://owncloud.org/ns", p) for p in ("size", "id", "fileid", "permissions")]
 CHUNK = 1024 * 1024
 
 
@@ -106,8 +109,9 @@ def response_xml(state: StandinState, node: Node, props: list[tuple[str, str]]) 
     if found:
         out += f"<d:propstat><d:prop>{''.join(found)}</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>"
     if missing:
-        out += (f"<d:propstat><d:prop>{''.join(missing)}</d:prop>"
-                "<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>")
+        out += (
+            f"<d:propstat><d:prop>{''.join(missing)}</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>"
+        )
     return out + "</d:response>"
 
 
@@ -185,8 +189,9 @@ async def dav_entry(request: Request) -> Response:
         return await uploads(request, state, owner, sub)
     handler = FILE_METHODS.get(method)
     if handler is None:
-        return sabre_error("NotImplemented", f"There was no plugin in the system that was willing to handle "
-                                             f"this {method} method.")
+        return sabre_error(
+            "NotImplemented", f"There was no plugin in the system that was willing to handle this {method} method."
+        )
     return await handler(request, state, owner, norm(sub))
 
 
@@ -194,8 +199,9 @@ async def propfind(request: Request, state: StandinState, user: str, path: str) 
     node = state.get(user, path)
     body = await request.body()
     if node is None:
-        return Response(not_found("/" + path).body, 404, headers={**DAV_HEADERS,
-                        "Content-Type": "application/xml; charset=utf-8"})
+        return Response(
+            not_found("/" + path).body, 404, headers={**DAV_HEADERS, "Content-Type": "application/xml; charset=utf-8"}
+        )
     props = parse_props(body)
     depth = request.headers.get("depth", "1")
     nodes = [node] + (state.children(node) if node.is_dir and depth != "0" else [])
@@ -275,8 +281,9 @@ async def put(request: Request, state: StandinState, user: str, path: str) -> Re
 async def mkcol(request: Request, state: StandinState, user: str, path: str) -> Response:
     await request.body()
     if state.get(user, path) is not None:
-        return sabre_error("MethodNotAllowed", "The resource you tried to create already exists",
-                           headers={"Allow": ALLOW_EXISTING})
+        return sabre_error(
+            "MethodNotAllowed", "The resource you tried to create already exists", headers={"Allow": ALLOW_EXISTING}
+        )
     parent = state.get(user, parent_of(path))
     if parent is None or not parent.is_dir:
         return sabre_error("Conflict", "Parent node does not exist")
@@ -312,12 +319,15 @@ async def move_or_copy(request: Request, state: StandinState, user: str, path: s
     if dest_parent is None or not dest_parent.is_dir:
         return sabre_error("Conflict", "The destination node is not found")
     if existing is not None and not overwrite:
-        return sabre_error("PreconditionFailed",
-                           "The destination node already exists, and the overwrite header is set to false",
-                           extra="  <s:header>Overwrite</s:header>\n")
+        return sabre_error(
+            "PreconditionFailed",
+            "The destination node already exists, and the overwrite header is set to false",
+            extra="  <s:header>Overwrite</s:header>\n",
+        )
     is_move = request.method.upper() == "MOVE"
     if not state.writable(user, dest_parent.path) or (
-            is_move and not node.readonly_share and not state.writable(user, parent_of(path))):
+        is_move and not node.readonly_share and not state.writable(user, parent_of(path))
+    ):
         return forbidden()
     if existing is not None:
         state.delete(existing)
@@ -337,8 +347,15 @@ async def proppatch(request: Request, state: StandinState, user: str, path: str)
 
 
 FILE_METHODS = {
-    "PROPFIND": propfind, "GET": get, "HEAD": get, "PUT": put, "MKCOL": mkcol, "DELETE": delete,
-    "MOVE": move_or_copy, "COPY": move_or_copy, "PROPPATCH": proppatch,
+    "PROPFIND": propfind,
+    "GET": get,
+    "HEAD": get,
+    "PUT": put,
+    "MKCOL": mkcol,
+    "DELETE": delete,
+    "MOVE": move_or_copy,
+    "COPY": move_or_copy,
+    "PROPPATCH": proppatch,
 }
 
 
@@ -362,8 +379,12 @@ async def search(request: Request, state: StandinState, user: str) -> Response:
     scope_path = norm(scope_match.group(2) or "") if scope_match else ""
     node = state.by_id.get(file_id)
     parts = []
-    if (node is not None and node.user == scope_user == user and node.path != ""
-            and (scope_path == "" or node.path == scope_path or node.path.startswith(scope_path + "/"))):
+    if (
+        node is not None
+        and node.user == scope_user == user
+        and node.path != ""
+        and (scope_path == "" or node.path == scope_path or node.path.startswith(scope_path + "/"))
+    ):
         parts.append(response_xml(state, node, props))
     return Response(multistatus(parts), 207, headers={"Content-Type": 'application/xml; charset="utf-8"'})
 
@@ -381,8 +402,11 @@ async def uploads(request: Request, state: StandinState, user: str, sub: str) ->
         if method == "MKCOL":
             await request.body()
             if key in state.uploads:
-                return sabre_error("MethodNotAllowed", "The resource you tried to create already exists",
-                                   headers={"Allow": ALLOW_EXISTING})
+                return sabre_error(
+                    "MethodNotAllowed",
+                    "The resource you tried to create already exists",
+                    headers={"Allow": ALLOW_EXISTING},
+                )
             folder.mkdir(parents=True, exist_ok=True)
             state.uploads[key] = {"destination": request.headers.get("destination")}
             return empty(201)
@@ -420,9 +444,11 @@ async def _assemble(request: Request, state: StandinState, user: str, name: str,
     existing = state.get(user, dest_path)
     # Sabre checks Overwrite before the chunking plugin assembles anything (our ExApp relies on this).
     if existing is not None and request.headers.get("overwrite", "T").upper() == "F":
-        return sabre_error("PreconditionFailed",
-                           "The destination node already exists, and the overwrite header is set to false",
-                           extra="  <s:header>Overwrite</s:header>\n")
+        return sabre_error(
+            "PreconditionFailed",
+            "The destination node already exists, and the overwrite header is set to false",
+            extra="  <s:header>Overwrite</s:header>\n",
+        )
     parent = state.get(user, parent_of(dest_path))
     if parent is None or not parent.is_dir:
         return sabre_error("Conflict", "The destination node is not found")
@@ -441,10 +467,16 @@ async def _assemble(request: Request, state: StandinState, user: str, name: str,
     total = request.headers.get("oc-total-length")
     if total is not None and int(total) != temp.stat().st_size:
         temp.unlink()
-        return sabre_error("BadRequest", f"Chunks on server do not sum up to {total} but to "
-                                         f"{temp.stat().st_size if temp.exists() else 0} bytes")
-    node, created = state.install_file(user, dest_path, temp)
+        return sabre_error(
+            "BadRequest",
+            f"Chunks on server do not sum up to {total} but to {temp.stat().st_size if temp.exists() else 0} bytes",
+        )
+    # As on PUT, the final MOVE may carry the file's modification time (Nextcloud answers "accepted").
+    mtime = request.headers.get("x-oc-mtime")
+    node, created = state.install_file(user, dest_path, temp, int(float(mtime)) if mtime else None)
     state.uploads.pop((user, name), None)
     await anyio.to_thread.run_sync(shutil.rmtree, folder, True)
-    return empty(201 if created else 204, file_headers(node))
-
+    headers = file_headers(node)
+    if mtime:
+        headers["X-OC-MTime"] = "accepted"
+    return empty(201 if created else 204, headers)

@@ -22,8 +22,13 @@ EMPTY_OK_CONTENT_TYPE = "text/html; charset=UTF-8"  # Nextcloud's header on bodi
 _EMPTY: Any = object()
 
 
-def ocs(version: int, data: Any = _EMPTY, status: int = 200, message: str | None = None,
-        headers: dict[str, str] | None = None) -> Response:
+def ocs(
+    version: int,
+    data: Any = _EMPTY,
+    status: int = 200,
+    message: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """An OCS answer. ``status`` is the HTTP-ish status of the controller (200 OK, 404 …).
 
     v1 always answers HTTP 200 (401 excepted) and puts the code in ``meta.statuscode`` (100 for OK);
@@ -34,13 +39,20 @@ def ocs(version: int, data: Any = _EMPTY, status: int = 200, message: str | None
     ok = status == 200
     code = 997 if status == 401 else status  # OCSController::RESPOND_UNAUTHORISED
     if version == 1:
-        meta = {"status": "ok" if ok else "failure", "statuscode": 100 if ok else code,
-                "message": "OK" if ok and message is None else (message or ""),
-                "totalitems": "", "itemsperpage": ""}
+        meta = {
+            "status": "ok" if ok else "failure",
+            "statuscode": 100 if ok else code,
+            "message": "OK" if ok and message is None else (message or ""),
+            "totalitems": "",
+            "itemsperpage": "",
+        }
         http_status = 401 if status == 401 else 200
     else:
-        meta = {"status": "ok" if ok else "failure", "statuscode": code,
-                "message": "OK" if ok and message is None else (message or "")}
+        meta = {
+            "status": "ok" if ok else "failure",
+            "statuscode": code,
+            "message": "OK" if ok and message is None else (message or ""),
+        }
         http_status = status
     body = json.dumps({"ocs": {"meta": meta, "data": data}}, separators=(",", ":"))
     return Response(body, status_code=http_status, headers={**(headers or {}), "Content-Type": OCS_CONTENT_TYPE})
@@ -48,13 +60,19 @@ def ocs(version: int, data: Any = _EMPTY, status: int = 200, message: str | None
 
 # ---- Sabre -------------------------------------------------------------------------------------------------------
 SABRE_STATUS = {
-    "NotFound": 404, "MethodNotAllowed": 405, "PreconditionFailed": 412, "Forbidden": 403, "Conflict": 409,
-    "NotAuthenticated": 401, "ServiceUnavailable": 503, "BadRequest": 400, "NotImplemented": 501,
+    "NotFound": 404,
+    "MethodNotAllowed": 405,
+    "PreconditionFailed": 412,
+    "Forbidden": 403,
+    "Conflict": 409,
+    "NotAuthenticated": 401,
+    "ServiceUnavailable": 503,
+    "BadRequest": 400,
+    "NotImplemented": 501,
 }
 
 
-def sabre_error(exception: str, message: str = "", headers: dict[str, str] | None = None,
-                extra: str = "") -> Response:
+def sabre_error(exception: str, message: str = "", headers: dict[str, str] | None = None, extra: str = "") -> Response:
     """The XML error body Sabre writes, e.g. ``Sabre\\DAV\\Exception\\NotFound`` with its message."""
     msg = f"  <s:message>{escape(message)}</s:message>\n" if message else "  <s:message/>\n"
     body = (
@@ -64,8 +82,11 @@ def sabre_error(exception: str, message: str = "", headers: dict[str, str] | Non
         f"{msg}{extra}"
         "</d:error>\n"
     )
-    return Response(body, status_code=SABRE_STATUS[exception],
-                    headers={**(headers or {}), "Content-Type": "application/xml; charset=utf-8"})
+    return Response(
+        body,
+        status_code=SABRE_STATUS[exception],
+        headers={**(headers or {}), "Content-Type": "application/xml; charset=utf-8"},
+    )
 
 
 def not_found(path: str) -> Response:
@@ -77,8 +98,11 @@ def forbidden() -> Response:
 
 
 def empty(status: int, headers: dict[str, str] | None = None) -> Response:
-    return Response(b"", status_code=status,
-                    headers={**(headers or {}), "Content-Length": "0", "Content-Type": EMPTY_OK_CONTENT_TYPE})
+    return Response(
+        b"",
+        status_code=status,
+        headers={**(headers or {}), "Content-Length": "0", "Content-Type": EMPTY_OK_CONTENT_TYPE},
+    )
 
 
 # ---- who is asking ---------------------------------------------------------------------------------------------

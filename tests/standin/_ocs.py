@@ -91,9 +91,14 @@ class OCS:
             if caller.appid is None:
                 # AppAPIAuthMiddleware::afterException: a plain JSON body, HTTP 401.
                 return JSONResponse({"message": "AppAPI authentication failed"}, status_code=401)
-            return await self.app_api(version, route[len("/apps/app_api"):], method, caller, params, request)
-        return ocs(version, [], 404, "Invalid query, please check the syntax. API specifications are here: "
-                                     "http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.")
+            return await self.app_api(version, route[len("/apps/app_api") :], method, caller, params, request)
+        return ocs(
+            version,
+            [],
+            404,
+            "Invalid query, please check the syntax. API specifications are here: "
+            "http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.",
+        )
 
     # ---- core ---------------------------------------------------------------------------------------------------
     def capabilities(self, request: Request, version: int, caller: Caller) -> Response:
@@ -107,17 +112,31 @@ class OCS:
             return ocs(version, [], 401, "Current user is not logged in")
         user = caller.user
         name = self.state.display_names.get(user, user)
-        return ocs(version, {"enabled": True, "id": user, "display-name": name, "displayname": name,
-                             "email": None, "groups": ["admin"] if user in self.state.admins else [],
-                             "language": "en", "locale": "", "backend": "Database"})
+        return ocs(
+            version,
+            {
+                "enabled": True,
+                "id": user,
+                "display-name": name,
+                "displayname": name,
+                "email": None,
+                "groups": ["admin"] if user in self.state.admins else [],
+                "language": "en",
+                "locale": "",
+                "backend": "Database",
+            },
+        )
 
     # ---- notifications app (user side) -----------------------------------------------------------------------
     def notifications_api(self, version: int, route: str, method: str, caller: Caller, request: Request) -> Response:
         if caller.user is None:
             return ocs(version, [], 401, "Current user is not logged in")
         user = caller.user
-        mine = sorted((n for n in self.state.notifications.values() if n["user"] == user),
-                      key=lambda n: n["notification_id"], reverse=True)
+        mine = sorted(
+            (n for n in self.state.notifications.values() if n["user"] == user),
+            key=lambda n: n["notification_id"],
+            reverse=True,
+        )
         match = re.match(r"^/apps/notifications/api/v2/notifications(?:/(\d+))?$", route)
         if not match:
             return ocs(version, None, 404)
@@ -149,17 +168,28 @@ class OCS:
 
         sp, mp = item["subject_params"], item["message_params"]
         return {
-            "notification_id": item["notification_id"], "app": item["app"], "user": item["user"],
-            "datetime": item["datetime"], "object_type": item["object_type"], "object_id": item["object_id"],
-            "subject": fill(item["subject"], sp), "message": fill(item["message"], mp), "link": item["link"],
-            "subjectRich": item["subject"], "subjectRichParameters": sp or [],
-            "messageRich": item["message"], "messageRichParameters": mp or [],
-            "icon": _base_url(request) + "/apps/app_api/img/app-dark.svg", "shouldNotify": True, "actions": [],
+            "notification_id": item["notification_id"],
+            "app": item["app"],
+            "user": item["user"],
+            "datetime": item["datetime"],
+            "object_type": item["object_type"],
+            "object_id": item["object_id"],
+            "subject": fill(item["subject"], sp),
+            "message": fill(item["message"], mp),
+            "link": item["link"],
+            "subjectRich": item["subject"],
+            "subjectRichParameters": sp or [],
+            "messageRich": item["message"],
+            "messageRichParameters": mp or [],
+            "icon": _base_url(request) + "/apps/app_api/img/app-dark.svg",
+            "shouldNotify": True,
+            "actions": [],
         }
 
     # ---- AppAPI's ExApp API ---------------------------------------------------------------------------------
-    async def app_api(self, version: int, route: str, method: str, caller: Caller, params: dict[str, Any],
-                      request: Request) -> Response:
+    async def app_api(
+        self, version: int, route: str, method: str, caller: Caller, params: dict[str, Any], request: Request
+    ) -> Response:
         state = self.state
         appid = caller.appid
         assert appid is not None
@@ -189,9 +219,13 @@ class OCS:
             if method == "POST":
                 row = {
                     "id": table[key]["id"] if key in table else state.next_row_id("files_actions"),
-                    "appid": appid, "name": key[1], "display_name": str(params.get("displayName", "")),
-                    "mime": str(params.get("mime", "file")), "permissions": str(int(params.get("permissions", 31))),
-                    "order": int(params.get("order", 0)), "icon": str(params.get("icon", "")).lstrip("/"),
+                    "appid": appid,
+                    "name": key[1],
+                    "display_name": str(params.get("displayName", "")),
+                    "mime": str(params.get("mime", "file")),
+                    "permissions": str(int(params.get("permissions", 31))),
+                    "order": int(params.get("order", 0)),
+                    "icon": str(params.get("icon", "")).lstrip("/"),
                     "action_handler": str(params.get("actionHandler", "")).lstrip("/"),
                     "version": "2.0" if "/api/v2/" in route else "1.0",
                 }
@@ -208,10 +242,14 @@ class OCS:
             table = state.top_menus
             key = (appid, str(params.get("name", "")))
             if method == "POST":
-                table[key] = {"id": table[key]["id"] if key in table else state.next_row_id("top_menu"),
-                              "appid": appid, "name": key[1], "display_name": str(params.get("displayName", "")),
-                              "icon": str(params.get("icon", "")),
-                              "admin_required": int(params.get("adminRequired", 0))}
+                table[key] = {
+                    "id": table[key]["id"] if key in table else state.next_row_id("top_menu"),
+                    "appid": appid,
+                    "name": key[1],
+                    "display_name": str(params.get("displayName", "")),
+                    "icon": str(params.get("icon", "")),
+                    "admin_required": int(params.get("adminRequired", 0)),
+                }
                 return ocs(version, [])
             if method in ("GET", "DELETE"):
                 if key not in table:
@@ -248,21 +286,38 @@ class OCS:
             return ocs(version, [], 400, "Invalid notification user")
         sub = body.get("subject_params") or {}
         item = {
-            "notification_id": next(self.state._notification_ids), "app": appid, "user": caller.user,
-            "datetime": _now(), "object_type": body.get("object", ""), "object_id": str(body.get("object_id", "")),
-            "subject": sub.get("rich_subject", ""), "message": sub.get("rich_message", ""),
+            "notification_id": next(self.state._notification_ids),
+            "app": appid,
+            "user": caller.user,
+            "datetime": _now(),
+            "object_type": body.get("object", ""),
+            "object_id": str(body.get("object_id", "")),
+            "subject": sub.get("rich_subject", ""),
+            "message": sub.get("rich_message", ""),
             "subject_params": sub.get("rich_subject_params") or {},
             "message_params": sub.get("rich_message_params") or {},
             "link": sub.get("link", ""),
         }
         self.state.notifications[item["notification_id"]] = item
         # The create answer is the *unrendered* notification: empty subject, message, link and icon.
-        return ocs(version, {"app": appid, "user": caller.user, "datetime": item["datetime"],
-                             "object_type": item["object_type"], "object_id": item["object_id"],
-                             "subject": "", "message": "", "link": "", "icon": ""})
+        return ocs(
+            version,
+            {
+                "app": appid,
+                "user": caller.user,
+                "datetime": item["datetime"],
+                "object_type": item["object_type"],
+                "object_id": item["object_id"],
+                "subject": "",
+                "message": "",
+                "link": "",
+                "icon": "",
+            },
+        )
 
-    def _config(self, version: int, kind: str, get_values: bool, method: str, appid: str, caller: Caller,
-                params: dict[str, Any]) -> Response:
+    def _config(
+        self, version: int, kind: str, get_values: bool, method: str, appid: str, caller: Caller, params: dict[str, Any]
+    ) -> Response:
         state = self.state
         is_pref = kind == "preference"
         if is_pref and caller.user is None:
@@ -275,8 +330,10 @@ class OCS:
         table: dict[tuple, dict[str, Any]] = state.preferences if is_pref else state.appconfig
         if get_values and method == "POST":
             keys = params.get("configKeys") or []
-            return ocs(version, [{"configkey": k, "configvalue": table[key_of(k)]["configvalue"]}
-                                 for k in keys if key_of(k) in table])
+            return ocs(
+                version,
+                [{"configkey": k, "configvalue": table[key_of(k)]["configvalue"]} for k in keys if key_of(k) in table],
+            )
         if get_values:
             return ocs(version, [], 405)
         if method == "POST":

@@ -40,8 +40,9 @@ class StandinServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> StandinServer:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", lifespan="on",
-                                access_log=False)
+        config = uvicorn.Config(
+            self.app, host=self.host, port=self.port, log_level="warning", lifespan="on", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="nc-standin", daemon=True)
         self._thread.start()

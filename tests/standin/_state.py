@@ -36,14 +36,39 @@ PERM_RO_SHARE_CHILD = "SG"  # not recorded: what a read-only share grants below 
 
 # A subset of Nextcloud's resources/config/mimetypemapping.dist.json; the rest is application/octet-stream.
 MIME_BY_EXT = {
-    "mp4": "video/mp4", "m4v": "video/mp4", "webm": "video/webm", "mkv": "video/x-matroska",
-    "mov": "video/quicktime", "avi": "video/x-msvideo", "wmv": "video/x-ms-wmv", "flv": "video/x-flv",
-    "mpeg": "video/mpeg", "mpg": "video/mpeg", "ogv": "video/ogg", "3gp": "video/3gpp", "mts": "video/MP2T",
-    "mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg", "oga": "audio/ogg", "opus": "audio/ogg",
-    "wav": "audio/wav", "flac": "audio/flac", "aac": "audio/aac",
-    "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "svg": "image/svg+xml",
-    "txt": "text/plain", "md": "text/markdown", "json": "application/json", "xml": "application/xml",
-    "pdf": "application/pdf", "zip": "application/zip", "bin": "application/x-bin",
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "webm": "video/webm",
+    "mkv": "video/x-matroska",
+    "mov": "video/quicktime",
+    "avi": "video/x-msvideo",
+    "wmv": "video/x-ms-wmv",
+    "flv": "video/x-flv",
+    "mpeg": "video/mpeg",
+    "mpg": "video/mpeg",
+    "ogv": "video/ogg",
+    "3gp": "video/3gpp",
+    "mts": "video/MP2T",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "aac": "audio/aac",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "svg": "image/svg+xml",
+    "txt": "text/plain",
+    "md": "text/markdown",
+    "json": "application/json",
+    "xml": "application/xml",
+    "pdf": "application/pdf",
+    "zip": "application/zip",
+    "bin": "application/x-bin",
 }
 
 
@@ -135,8 +160,14 @@ class ExApp:
 class StandinState:
     """Users, files and AppAPI tables of one stand-in instance."""
 
-    def __init__(self, data_dir: str | os.PathLike[str] | None = None, users: dict[str, str] | None = None,
-                 daemon_host: str = "127.0.0.1", heartbeat_timeout: float = 60.0, init_timeout: float = 120.0):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        users: dict[str, str] | None = None,
+        daemon_host: str = "127.0.0.1",
+        heartbeat_timeout: float = 60.0,
+        init_timeout: float = 120.0,
+    ):
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="nc-standin-"))
         self.initial_users = dict(users or DEFAULT_USERS)
@@ -161,8 +192,14 @@ class StandinState:
             self._ids = itertools.count(100)
             self.uploads: dict[tuple[str, str], dict[str, Any]] = {}
             self.exapps: dict[str, ExApp] = {}
-            self.daemons = {"manual_install": {"name": "manual_install", "accepts_deploy_id": "manual-install",
-                                               "protocol": "http", "host": self.daemon_host}}
+            self.daemons = {
+                "manual_install": {
+                    "name": "manual_install",
+                    "accepts_deploy_id": "manual-install",
+                    "protocol": "http",
+                    "host": self.daemon_host,
+                }
+            }
             self.default_daemon = "manual_install"
             self.appconfig: dict[tuple[str, str], dict[str, Any]] = {}
             self.preferences: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -203,8 +240,9 @@ class StandinState:
 
     # ---- the file tree ---------------------------------------------------------------------------------------------
     def _add_node(self, user: str, path: str, is_dir: bool, size: int = 0) -> Node:
-        node = Node(next(self._ids), user, path, is_dir, int(time.time()),
-                    _folder_etag() if is_dir else _file_etag(), size)
+        node = Node(
+            next(self._ids), user, path, is_dir, int(time.time()), _folder_etag() if is_dir else _file_etag(), size
+        )
         self.nodes[(user, path)] = node
         self.by_id[node.file_id] = node
         return node
@@ -220,8 +258,11 @@ class StandinState:
 
     def children(self, node: Node) -> list[Node]:
         prefix = node.path + "/" if node.path else ""
-        kids = [n for (u, p), n in self.nodes.items()
-                if u == node.user and p != node.path and p.startswith(prefix) and "/" not in p[len(prefix):]]
+        kids = [
+            n
+            for (u, p), n in self.nodes.items()
+            if u == node.user and p != node.path and p.startswith(prefix) and "/" not in p[len(prefix) :]
+        ]
         return sorted(kids, key=lambda n: n.name)
 
     def descendants(self, node: Node) -> list[Node]:
@@ -306,7 +347,7 @@ class StandinState:
             for n in moving:
                 self.nodes.pop((n.user, n.path), None)
             for n in moving:
-                n.path = dest_path + n.path[len(old):]
+                n.path = dest_path + n.path[len(old) :]
                 self.nodes[(n.user, n.path)] = n
             self.touch_parents(node.user, dest_path)
             return node
@@ -317,7 +358,7 @@ class StandinState:
             dest_path = norm(dest_path)
             top: Node | None = None
             for n in sorted([node, *self.descendants(node)], key=lambda x: x.path.count("/")):
-                target = dest_path + n.path[len(node.path):]
+                target = dest_path + n.path[len(node.path) :]
                 new = self._add_node(n.user, target, n.is_dir, n.size)
                 if not n.is_dir:
                     shutil.copyfile(self.blob(n), self.blob(new))
@@ -368,6 +409,7 @@ class StandinState:
     # ---- AppAPI tables ----------------------------------------------------------------------------------------------
     def enabled_file_actions(self) -> list[dict[str, Any]]:
         """What ``FilesActionsMenuService::getRegisteredFileActions`` returns: actions of enabled ExApps."""
-        rows = [row for (appid, _), row in self.file_actions.items()
-                if appid in self.exapps and self.exapps[appid].enabled]
+        rows = [
+            row for (appid, _), row in self.file_actions.items() if appid in self.exapps and self.exapps[appid].enabled
+        ]
         return sorted(rows, key=lambda r: r["id"])

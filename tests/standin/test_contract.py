@@ -58,9 +58,18 @@ SECTIONS = load_sections() if RECORDING.exists() else []
 
 def seed(state: StandinState) -> None:
     """The recording's starting point: the ExApp registered and initialised, admin's ``ro_share`` with a file."""
-    state.exapps[APP_ID] = ExApp(APP_ID, APP_VERSION, APP_ID, "manual_install", "127.0.0.1", 9, SECRET, [],
-                                 enabled=True, status={"deploy": 100, "init": 100, "action": "", "type": "",
-                                                       "error": ""})
+    state.exapps[APP_ID] = ExApp(
+        APP_ID,
+        APP_VERSION,
+        APP_ID,
+        "manual_install",
+        "127.0.0.1",
+        9,
+        SECRET,
+        [],
+        enabled=True,
+        status={"deploy": 100, "init": 100, "action": "", "type": "", "error": ""},
+    )
     state.put_bytes("admin", "welcome.txt", b"Welcome to Nextcloud\n")
     state.put_bytes("admin", "ro_share/existing.bin", b"\0" * 300000)
     state.mark_readonly_share("admin", "ro_share")
@@ -134,8 +143,10 @@ def compare_multistatus(recorded: str, got: str, problems: list[str]) -> None:
         rp, gp = _props(rec), _props(got_r)
         for status in ("200", "404"):
             if set(rp.get(status, {})) != set(gp.get(status, {})):
-                problems.append(f"{rec.findtext(f'{DAV}href')}: {status} props {sorted(gp.get(status, {}))} "
-                                f"!= recorded {sorted(rp.get(status, {}))}")
+                problems.append(
+                    f"{rec.findtext(f'{DAV}href')}: {status} props {sorted(gp.get(status, {}))} "
+                    f"!= recorded {sorted(rp.get(status, {}))}"
+                )
         for tag, value in rp.get("200", {}).items():
             mine = gp.get("200", {}).get(tag)
             name = tag.split("}")[1]
@@ -169,18 +180,34 @@ def compare_ocs(recorded: dict, got: dict, problems: list[str], section: str) ->
             problems.append(f"data keys {sorted(gdata)} != recorded {sorted(rdata)}")
         if "capabilities" in rdata and set(rdata["capabilities"]) != set(gdata["capabilities"]):
             problems.append(f"capabilities {sorted(gdata['capabilities'])} != {sorted(rdata['capabilities'])}")
-        for key in ("permissions", "action_handler", "icon", "version", "sensitive", "configvalue", "subject",
-                    "message", "link", "storage_type", "admin_required"):
+        for key in (
+            "permissions",
+            "action_handler",
+            "icon",
+            "version",
+            "sensitive",
+            "configvalue",
+            "subject",
+            "message",
+            "link",
+            "storage_type",
+            "admin_required",
+        ):
             if key in rdata and rdata[key] != gdata.get(key):
                 problems.append(f"data.{key} {gdata.get(key)!r} != recorded {rdata[key]!r}")
     elif isinstance(rdata, list) and rdata and gdata:
         if isinstance(rdata[0], dict) and set(rdata[0]) != set(gdata[0]):
             problems.append(f"item keys {sorted(gdata[0])} != recorded {sorted(rdata[0])}")
-        if section != "notifications_get_all_as_exapp" and section != "notifications_delete_as_exapp" \
-                and section != "notifications_fetch_as_user_basic_auth" and rdata != gdata:
+        if (
+            section != "notifications_get_all_as_exapp"
+            and section != "notifications_delete_as_exapp"
+            and section != "notifications_fetch_as_user_basic_auth"
+            and rdata != gdata
+        ):
             problems.append(f"data {gdata!r} != recorded {rdata!r}")
     elif (isinstance(rdata, list) and bool(rdata) != bool(gdata) and "notifications" not in section) or (
-            not isinstance(rdata, list | dict) and rdata != gdata):
+        not isinstance(rdata, list | dict) and rdata != gdata
+    ):
         problems.append(f"data {gdata!r} != recorded {rdata!r}")
 
 
@@ -190,8 +217,15 @@ def compare(section: str, rec: dict, got: httpx.Response, replayer: Replayer) ->
     if rresp["status"] != got.status_code:
         problems.append(f"status {got.status_code} != recorded {rresp['status']}")
     rheaders = {k.lower(): v for k, v in rresp["headers"].items()}
-    for name in ("oc-fileid", "oc-etag", "etag", "www-authenticate", "allow", "content-disposition",
-                 "x-accel-buffering"):
+    for name in (
+        "oc-fileid",
+        "oc-etag",
+        "etag",
+        "www-authenticate",
+        "allow",
+        "content-disposition",
+        "x-accel-buffering",
+    ):
         if name in rheaders and name not in got.headers and not (name == "etag" and "/ocs/" in rec["request"]["path"]):
             problems.append(f"missing header {name}")
         if name not in rheaders and name in got.headers and name in ("oc-fileid", "oc-etag"):
@@ -201,9 +235,13 @@ def compare(section: str, rec: dict, got: httpx.Response, replayer: Replayer) ->
             problems.append(f"OC-FileId form {got.headers['oc-fileid']!r}")
         replayer.ids[rheaders["oc-fileid"]] = got.headers["oc-fileid"]
     for name in ("oc-etag", "etag"):
-        if (name in rheaders and name in got.headers and "/remote.php/" in rec["request"]["path"]
-                and not ETAG_FORM.match(got.headers[name])):
-                problems.append(f"{name} form {got.headers[name]!r}")
+        if (
+            name in rheaders
+            and name in got.headers
+            and "/remote.php/" in rec["request"]["path"]
+            and not ETAG_FORM.match(got.headers[name])
+        ):
+            problems.append(f"{name} form {got.headers[name]!r}")
     rtype = rheaders.get("content-type")
     if rtype and got.headers.get("content-type", "").lower() != rtype.lower():
         problems.append(f"content-type {got.headers.get('content-type')!r} != recorded {rtype!r}")
@@ -252,11 +290,12 @@ async def test_nc_py_api_client_sees_the_recorded_outcomes(nc_server):
     from nc_py_api import AsyncNextcloudApp, NextcloudException, NextcloudExceptionNotFound
     from nc_py_api.ex_app import LogLvl
 
-    nc = AsyncNextcloudApp(nextcloud_url=nc_server.url, app_id=APP_ID, app_version=APP_VERSION, app_secret=SECRET,
-                           aa_version="3.2.3")
+    nc = AsyncNextcloudApp(
+        nextcloud_url=nc_server.url, app_id=APP_ID, app_version=APP_VERSION, app_secret=SECRET, aa_version="3.2.3"
+    )
     await nc.set_user("admin")
     assert await nc.user == "admin"
-    caps = (await nc.capabilities)
+    caps = await nc.capabilities
     assert caps["app_api"]["loglevel"] == 1 and "notifications" in caps
     assert await nc.enabled_state is True
 
@@ -318,8 +357,11 @@ async def test_nc_py_api_client_sees_the_recorded_outcomes(nc_server):
     assert err.value.status_code == 404
 
     # errors
-    for call in (nc.files.download("contract/does_not_exist.mp4"), nc.files.by_path("contract/does_not_exist.mp4"),
-                 nc.files.upload("contract/no_such_dir/x.bin", b"x")):
+    for call in (
+        nc.files.download("contract/does_not_exist.mp4"),
+        nc.files.by_path("contract/does_not_exist.mp4"),
+        nc.files.upload("contract/no_such_dir/x.bin", b"x"),
+    ):
         with pytest.raises(NextcloudException) as err:
             await call
         assert err.value.status_code == 404
@@ -336,15 +378,23 @@ async def test_nc_py_api_client_sees_the_recorded_outcomes(nc_server):
     assert deletes == [404, 404, 404, 204]
 
     # notifications
-    object_id = await nc.notifications.create("Conversion finished: big.mp4", "big.mp4 was converted to big.webm",
-                                              link=f"{nc_server.url}/index.php/apps/files/?dir=/contract/in")
+    object_id = await nc.notifications.create(
+        "Conversion finished: big.mp4",
+        "big.mp4 was converted to big.webm",
+        link=f"{nc_server.url}/index.php/apps/files/?dir=/contract/in",
+    )
     assert len(object_id) == 56
     mine = [n for n in await nc.notifications.get_all() if n.object_id == object_id]
     assert mine and mine[0].subject == "Conversion finished: big.mp4"
     assert mine[0].icon.endswith("/apps/app_api/img/app-dark.svg")
     async with httpx.AsyncClient(base_url=nc_server.url) as client:
-        listed = (await client.get("/ocs/v2.php/apps/notifications/api/v2/notifications", auth=("admin", "admin"),
-                                   headers={"OCS-APIRequest": "true", "Accept": "application/json"})).json()
+        listed = (
+            await client.get(
+                "/ocs/v2.php/apps/notifications/api/v2/notifications",
+                auth=("admin", "admin"),
+                headers={"OCS-APIRequest": "true", "Accept": "application/json"},
+            )
+        ).json()
     assert listed["ocs"]["data"][0]["messageRich"] == "big.mp4 was converted to big.webm"
     with pytest.raises(NextcloudException) as err:
         await nc.notifications.get_one(999999)
@@ -371,8 +421,14 @@ async def test_nc_py_api_client_sees_the_recorded_outcomes(nc_server):
     assert [e["level"] for e in nc_server.state.exapp_log[before:]] == [1, 2, 3]
 
     # UI: files actions (v2), top menu, settings form
-    await nc.ui.files_dropdown_menu.register_ex("contract_probe", "Convert video (contract probe)",
-                                                "/api/video_action", mime="video", icon="img/icon.svg", order=1)
+    await nc.ui.files_dropdown_menu.register_ex(
+        "contract_probe",
+        "Convert video (contract probe)",
+        "/api/video_action",
+        mime="video",
+        icon="img/icon.svg",
+        order=1,
+    )
     entry = await nc.ui.files_dropdown_menu.get_entry("contract_probe")
     assert entry._raw_data["permissions"] == "31" and entry._raw_data["action_handler"] == "api/video_action"
     assert entry._raw_data["version"] == "2.0"
@@ -389,8 +445,9 @@ async def test_nc_py_api_client_sees_the_recorded_outcomes(nc_server):
     await nc.files.delete("contract")
 
     # a wrong secret: anonymous capabilities on OCS, 401 on DAV
-    wrong = AsyncNextcloudApp(nextcloud_url=nc_server.url, app_id=APP_ID, app_version=APP_VERSION,
-                              app_secret="wrong", aa_version="3.2.3")
+    wrong = AsyncNextcloudApp(
+        nextcloud_url=nc_server.url, app_id=APP_ID, app_version=APP_VERSION, app_secret="wrong", aa_version="3.2.3"
+    )
     await wrong.set_user("admin")
     assert sorted(await wrong.capabilities) == ["app_api", "bruteforce", "theming"]
     with pytest.raises(NextcloudException) as err:

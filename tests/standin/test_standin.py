@@ -60,13 +60,20 @@ def test_injected_faults_hit_the_next_matching_requests_only(srv, alice):
     with pytest.raises(httpx.ReadTimeout):
         alice.get("/remote.php/dav/files/alice/f.bin", timeout=0.5)
     log = httpx.get(f"{srv.url}/__standin__/requests").json()["requests"]
-    assert [r["fault"] for r in log if r["path"] == "/remote.php/dav/files/alice/f.bin"][-4:] == \
-        ["status", None, "drop", "hang"]
+    assert [r["fault"] for r in log if r["path"] == "/remote.php/dav/files/alice/f.bin"][-4:] == [
+        "status",
+        None,
+        "drop",
+        "hang",
+    ]
 
 
 def test_occ_lookalike_reports_an_unknown_app_like_occ(srv):
-    result = subprocess.run([sys.executable, "-m", "tests.standin.occ", "--url", srv.url, "app_api:app:disable",
-                             "nope"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.standin.occ", "--url", srv.url, "app_api:app:disable", "nope"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert result.stdout == "ExApp nope not found. Failed to disable.\n"
 
@@ -74,9 +81,22 @@ def test_occ_lookalike_reports_an_unknown_app_like_occ(srv):
 def test_register_fails_like_occ_when_the_exapp_never_answers(srv):
     srv.state.heartbeat_timeout = 0.3
     try:
-        result = subprocess.run([sys.executable, "-m", "tests.standin.occ", "--url", srv.url, "app_api:app:register",
-                                 "ghost", "manual_install", "--json-info", '{"id":"ghost","port":9,"version":"1"}'],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.standin.occ",
+                "--url",
+                srv.url,
+                "app_api:app:register",
+                "ghost",
+                "manual_install",
+                "--json-info",
+                '{"id":"ghost","port":9,"version":"1"}',
+            ],
+            capture_output=True,
+            text=True,
+        )
     finally:
         srv.state.heartbeat_timeout = 60.0
     assert result.returncode == 1 and "heartbeat check failed" in result.stdout
