@@ -20,10 +20,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from nc_py_api.ex_app import AppAPIAuthMiddleware, set_handlers
 
+from . import nclog
+from .admin_settings import LiveSettings
 from .api.routes import router
 from .errors import ConverterError, InvalidRequest, JobError, NextcloudUnavailable, PermissionDenied, SourceGone
 from .jobs import JobStore
-from .lifecycle import enabled_handler, report_initialised
+from .lifecycle import follow_offered_targets, make_enabled_handler, refresh_admin_settings, report_initialised
 from .logs import configure_logging
 from .nextcloud import NextcloudGateway
 from .settings import Settings, get_settings
@@ -39,17 +41,23 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
     """Build the ExApp. ``settings`` defaults to the environment's."""
     settings = settings or get_settings()
 
+    live = LiveSettings(settings)
+    follow_offered_targets(live)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
+        to_nextcloud = nclog.install()
         settings.scratch.mkdir(parents=True, exist_ok=True)
         store = await JobStore.open(settings.database_url)
-        worker = Worker(store, settings, gateway_factory)
+        worker = Worker(store, settings, gateway_factory, live)
         app.state.store, app.state.worker = store, worker
         try:
             async with anyio.create_task_group() as tg:
                 app.state.task_group = tg
                 tg.start_soon(worker.run)
+                tg.start_soon(refresh_admin_settings, live, settings.settings_refresh_seconds)
+                tg.start_soon(nclog.forward_to_nextcloud, to_nextcloud)
                 yield
                 tg.cancel_scope.cancel()
         finally:
@@ -58,10 +66,11 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
 
     app = FastAPI(title="Video converter", lifespan=lifespan, version=_app_version())
     app.state.settings = settings
+    app.state.live = live
     app.state.gateway_factory = gateway_factory
     # Every route but /heartbeat needs AppAPI's signed headers; the middleware answers 401 otherwise.
     app.add_middleware(AppAPIAuthMiddleware)
-    set_handlers(app, enabled_handler, default_init=False, map_app_static=False)
+    set_handlers(app, make_enabled_handler(live), default_init=False, map_app_static=False)
 
     @app.post("/init")
     async def init() -> dict:

@@ -7,7 +7,10 @@ failures, never about niquests, nc_py_api or asyncio ones::
     ConverterError                      base; ``user_message`` is safe to show a person
     ├── InvalidRequest                  bad input from a caller → HTTP 4xx (``status_code``)
     │   ├── NotFound                    no such job / not yours → 404
-    │   └── Conflict                    the job is in a state that forbids this → 409
+    │   ├── Conflict                    the job is in a state that forbids this → 409
+    │   ├── NotOffered                  the admin turned this conversion off → 403
+    │   ├── TooLarge                    the file is over the admin's size limit → 413
+    │   └── LimitReached                the user has as many unfinished jobs as allowed → 429
     ├── JobError                        the conversion of one job failed
     │   ├── PermanentJobError           retrying cannot help → job ``failed`` at once
     │   │   ├── SourceGone              the source file no longer exists
@@ -46,6 +49,24 @@ class Conflict(InvalidRequest):
     """The job's state does not allow this."""
 
     status_code = 409
+
+
+class NotOffered(InvalidRequest):
+    """Your administrator does not offer this conversion."""
+
+    status_code = 403
+
+
+class TooLarge(InvalidRequest):
+    """The file is larger than allowed."""
+
+    status_code = 413
+
+
+class LimitReached(InvalidRequest):
+    """Too many unfinished conversions."""
+
+    status_code = 429
 
 
 class JobError(ConverterError):

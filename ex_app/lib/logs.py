@@ -17,7 +17,9 @@ _user_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("vcfm_user
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
 
 
-class _ContextFilter(logging.Filter):
+class ContextFilter(logging.Filter):
+    """Adds ``record.context`` (`` [job=12 user=alice]``, or empty) for the format string."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         parts = []
         if (job := _job_id.get()) is not None:
@@ -36,7 +38,7 @@ def configure_logging(level: str) -> None:
     if handler is None:
         handler = logging.StreamHandler()
         handler._vcfm = True  # type: ignore[attr-defined]
-        handler.addFilter(_ContextFilter())
+        handler.addFilter(ContextFilter())
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
     # nc_py_api and niquests are chatty at DEBUG; their detail is rarely what an admin needs.

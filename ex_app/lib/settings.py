@@ -44,9 +44,16 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1, le=20, description="tries per job for transient failures and crashes")
     retry_backoff_seconds: float = Field(10.0, ge=0, le=3600, description="first retry delay; doubles per attempt")
     retention_days: float = Field(7.0, gt=0, description="finished jobs older than this are deleted")
+    cleanup_interval_seconds: float = Field(3600.0, gt=0, description="how often old jobs and scratch are removed")
     ffmpeg_path: str = Field("ffmpeg")
     ffprobe_path: str = Field("ffprobe")
     ffmpeg_threads: int = Field(0, ge=0, le=64, description="0 lets ffmpeg choose")
+    # Defaults of the admin settings form (Nextcloud admin settings override them at run time).
+    max_jobs_per_user: int = Field(0, ge=0, description="unfinished jobs a user may have; 0 = no limit")
+    max_input_mb: int = Field(0, ge=0, description="largest source file in MB; 0 = no limit")
+    max_input_minutes: int = Field(0, ge=0, description="longest source in minutes; 0 = no limit")
+    targets: str = Field("", description="comma-separated target ids offered; empty = all")
+    settings_refresh_seconds: float = Field(10.0, gt=0, le=3600, description="how often admin settings are re-read")
     log_level: str = Field("INFO")
 
     @field_validator("log_level")

@@ -85,6 +85,10 @@ class Faults:
         """What the stand-in (as AppAPI) sent to ExApps: lifecycle calls and proxied requests."""
         return self._client.get("/__standin__/exapp-calls").json()["calls"]
 
+    def nextcloud_log(self) -> list[dict[str, Any]]:
+        """What ExApps sent to Nextcloud's log (app, level 0–4, message)."""
+        return self._client.get("/__standin__/nextcloud-log").json()["entries"]
+
     def mark_readonly(self, user: str, path: str) -> None:
         """Make ``path`` a folder shared read-only with ``user`` (permissions SGD, writes → 403)."""
         self._client.post("/__standin__/readonly", json={"user": user, "path": path}).raise_for_status()
@@ -220,6 +224,17 @@ class NextcloudTarget:
         """The file's modification time (seconds since the epoch) as Nextcloud reports it."""
         root = self._propfind(self.user(who), path, "0")
         return email.utils.parsedate_to_datetime(root.findtext(".//{DAV:}getlastmodified") or "").timestamp()
+
+    # ---- admin settings ---------------------------------------------------------------------------------------------
+    def set_admin_setting(self, form_id: str, field_id: str, value: Any, app: str = APP_ID) -> None:
+        """What Nextcloud's admin settings page sends when an admin changes a field of our declarative form."""
+        response = self.http.post(
+            "/ocs/v2.php/settings/api/declarative/value",
+            auth=self.admin.auth,
+            json={"app": app, "formId": form_id, "fieldId": field_id, "value": value},
+            headers={"OCS-APIRequest": "true", "Accept": "application/json"},
+        )
+        response.raise_for_status()
 
     # ---- AppAPI proxy, notifications, Files page ---------------------------------------------------------------
     def proxy(self, who: str | User | None, method: str, path: str, **kwargs: Any) -> httpx.Response:

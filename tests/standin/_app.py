@@ -171,6 +171,12 @@ async def control_requests(request: Request) -> Response:
     return JSONResponse({"requests": [r for r in list(state.requests) if r["seq"] > since]})
 
 
+async def control_nextcloud_log(request: Request) -> Response:
+    """What ExApps wrote to Nextcloud's log (``nextcloud.log`` on a real server)."""
+    state: StandinState = request.app.state.standin
+    return JSONResponse({"entries": list(state.exapp_log)})
+
+
 async def control_exapp_calls(request: Request) -> Response:
     state: StandinState = request.app.state.standin
     if request.method == "DELETE":
@@ -216,6 +222,7 @@ CONTROL_ROUTES = [
     Route("/requests", control_requests, methods=["GET", "DELETE"]),
     Route("/exapp-calls", control_exapp_calls, methods=["GET", "DELETE"]),
     Route("/exapps", control_exapps),
+    Route("/nextcloud-log", control_nextcloud_log),
     Route("/occ", control_occ, methods=["POST"]),
 ]
 

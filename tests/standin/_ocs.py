@@ -87,6 +87,8 @@ class OCS:
             return self.cloud_user(version, caller)
         if route.startswith("/apps/notifications/api/v2/notifications"):
             return self.notifications_api(version, route, method, caller, request)
+        if route == "/settings/api/declarative/value" and method == "POST":
+            return self.declarative_value(version, caller, params)
         if route.startswith("/apps/app_api/"):
             if caller.appid is None:
                 # AppAPIAuthMiddleware::afterException: a plain JSON body, HTTP 401.
@@ -126,6 +128,32 @@ class OCS:
                 "backend": "Database",
             },
         )
+
+    def declarative_value(self, version: int, caller: Caller, params: dict[str, Any]) -> Response:
+        """What the settings page posts when an admin changes a field of an ExApp's declarative form.
+
+        Core dispatches DeclarativeSettingsSetValueEvent for ``storage_type: external`` forms; AppAPI 3.2's
+        SetValueListener stores admin-section values in appconfig_ex (personal ones in preferences_ex).
+        Nothing is sent to the ExApp: it reads the value back when it wants it.
+        """
+        if caller.user is None:
+            return ocs(version, None, 401, "Current user is not logged in")
+        app, form_id, field_id = (str(params.get(k, "")) for k in ("app", "formId", "fieldId"))
+        form = self.state.settings_forms.get((app, form_id))
+        if form is None or not any(f.get("id") == field_id for f in form.get("fields", [])):
+            return ocs(version, None, 400, "Unknown form or field")
+        value = _as_config_value(params.get("value"))
+        if form.get("section_type") == "admin":
+            if caller.user not in self.state.admins:
+                return ocs(version, None, 403, "Logged in account must be an admin")
+            table, key = self.state.appconfig, (app, field_id)
+            row = {"appid": app, "configkey": field_id, "configvalue": value, "sensitive": 0}
+        else:
+            table, key = self.state.preferences, (app, caller.user, field_id)
+            row = {"user_id": caller.user, "appid": app, "configkey": field_id, "configvalue": value}
+        old = table.get(key)
+        table[key] = {"id": old["id"] if old else self.state.next_row_id("config"), **row}
+        return ocs(version, None)
 
     # ---- notifications app (user side) -----------------------------------------------------------------------
     def notifications_api(self, version: int, route: str, method: str, caller: Caller, request: Request) -> Response:

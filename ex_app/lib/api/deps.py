@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..admin_settings import AdminSettings
 from ..errors import InvalidRequest
 from ..i18n import language_from_header
 from ..jobs import JobStore
@@ -35,6 +36,10 @@ def _user(request: Request) -> str:
     return user
 
 
+def _limits(request: Request) -> AdminSettings:
+    return request.app.state.live.current
+
+
 def _language(request: Request) -> str:
     return language_from_header(request.headers.get("accept-language"))
 
@@ -43,3 +48,4 @@ Store = Annotated[JobStore, Depends(_store)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 CurrentUser = Annotated[str, Depends(_user)]
 Language = Annotated[str, Depends(_language)]
+Limits = Annotated[AdminSettings, Depends(_limits)]

@@ -111,6 +111,7 @@ class ActionFile(BaseModel):
     etag: str | None = None
     mime: str = ""
     file_type: str = Field("file", alias="fileType")
+    size: int = 0
 
 
 class ActionPayload(BaseModel):

@@ -181,6 +181,12 @@ class JobStore:
                 counts[JobStatus(status)] = count
         return counts
 
+    async def unfinished_count(self, user_id: str) -> int:
+        """How many of this user's jobs are pending or processing (for the per-user limit)."""
+        statement = select(func.count()).where(J.user_id == user_id, J.status.in_(_ACTIVE_VALUES))
+        async with self._reading() as conn:
+            return int((await conn.execute(statement)).scalar_one())
+
     async def active_ids(self) -> set[int]:
         """Ids of the pending and processing jobs (whose scratch files must be kept)."""
         async with self._reading() as conn:

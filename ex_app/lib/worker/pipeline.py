@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 
 import anyio
 
+from ..admin_settings import AdminSettings
+from ..errors import PermanentJobError
 from ..jobs import JobRecord
 from ..media import (
     JobOptions,
@@ -40,6 +42,21 @@ class Converted:
     notes: tuple[str, ...] = ()
 
 
+def check_size(size: int, limits: AdminSettings) -> None:
+    """The admin's size limit, checked again when the job runs (the file may have grown since)."""
+    if limits.max_input_mb and size > limits.max_input_bytes():
+        raise PermanentJobError(
+            f"The video is larger than the {limits.max_input_mb} MB limit set by your administrator"
+        )
+
+
+def check_duration(seconds: float | None, limits: AdminSettings) -> None:
+    if limits.max_input_minutes and seconds and seconds > limits.max_input_minutes * 60:
+        raise PermanentJobError(
+            f"The video is longer than the {limits.max_input_minutes}-minute limit set by your administrator"
+        )
+
+
 def scratch_dir(settings: Settings, job_id: int) -> Path:
     return settings.scratch / f"job-{job_id}"
 
@@ -54,12 +71,16 @@ async def convert(
     job: JobRecord,
     gateway: NextcloudGateway,
     settings: Settings,
+    limits: AdminSettings,
     on_progress: Callable[[float], Awaitable[None]],
 ) -> Converted:
     """Convert ``job``'s source and upload the result next to it, under a name that overwrites nothing."""
     target = get_target(job.target)
+    if target.id not in limits.targets:
+        raise PermanentJobError(f"{target.label}: your administrator no longer offers this conversion")
     # By id, at processing time: the user may have moved or renamed the file since enqueueing.
     source = await gateway.resolve(job.file_id)
+    check_size(source.size, limits)
     work = scratch_dir(settings, job.id)
     await remove_scratch(work)  # a previous attempt killed mid-way may have left files
     await anyio.Path(work).mkdir(parents=True, exist_ok=True)
@@ -69,11 +90,12 @@ async def convert(
         # Probe first: a file without a usable stream fails here, with a clear message, before any encoding.
         info = await probe(local_source, ffprobe=settings.ffprobe_path)
         check_compatible(target, info)
+        check_duration(info.duration, limits)
         plan = make_plan(target, info, JobOptions.from_dict(job.options), source_name=source.name)
         extension = output_extension(target, source.name, info)
         local_output = work / f"output.{extension}"
         command = build_command(
-            plan.target, info, local_source, local_output, plan=plan, threads=settings.ffmpeg_threads,
+            plan.target, info, local_source, local_output, plan=plan, threads=limits.ffmpeg_threads,
             ffmpeg=settings.ffmpeg_path,
         )  # fmt: skip
         log.debug("Running %s", command)

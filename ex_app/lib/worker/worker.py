@@ -15,17 +15,19 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import timedelta
 
 import anyio
 
+from ..admin_settings import AdminSettings, LiveSettings
 from ..errors import ConverterError
 from ..i18n import _, translate
 from ..jobs import JobRecord, JobStore
 from ..logs import job_context
 from ..nextcloud import NextcloudGateway
+from ..ops.cleanup import cleanup
 from ..settings import Settings
-from .pipeline import Converted, convert, remove_scratch
+from .pipeline import Converted, convert
 from .retry import RetryPolicy
 
 log = logging.getLogger("video_converter_fm.worker")
@@ -51,35 +53,51 @@ class _Run:
 class Worker:
     """Runs jobs from the store until cancelled. One per process; several processes may share a database."""
 
-    def __init__(self, store: JobStore, settings: Settings, gateway_factory: GatewayFactory) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        gateway_factory: GatewayFactory,
+        live: LiveSettings | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.live = live or LiveSettings(settings)
         self.gateway_factory = gateway_factory
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds)
         self.running: set[int] = set()
         self._wake = anyio.Event()
+        # A CapacityLimiter, not a Semaphore: the admin may change the number of slots while jobs run.
+        self.slots = anyio.CapacityLimiter(self.live.current.concurrency)
+        self.live.on_change(self._settings_changed)
+
+    async def _settings_changed(self, old: AdminSettings, new: AdminSettings) -> None:
+        if new.concurrency != old.concurrency:
+            self.slots.total_tokens = new.concurrency
+            log.info("Now converting up to %d videos at once", new.concurrency)
+            self.wake()
 
     def wake(self) -> None:
         """New work arrived: look now instead of at the next poll."""
         self._wake.set()
 
     async def run(self) -> None:
-        log.info("Video conversion worker started (id %s, %d at a time)", self.worker_id, self.settings.concurrency)
+        log.info("Video conversion worker started (id %s, %d at a time)", self.worker_id, self.slots.total_tokens)
         await self._maintain_once()
-        await self._clean_orphaned_scratch()
-        slots = anyio.Semaphore(self.settings.concurrency)
+        await self._cleanup()
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._maintenance_loop)
                 while True:
-                    await slots.acquire()
+                    slot = object()  # the job's task releases it, so the slot is borrowed on its behalf
+                    await self.slots.acquire_on_behalf_of(slot)
                     job = await self._claim()
                     if job is None:
-                        slots.release()
+                        self.slots.release_on_behalf_of(slot)
                         await self._idle()
                         continue
-                    tg.start_soon(self._run_job, job, slots)
+                    tg.start_soon(self._run_job, job, slot)
         finally:
             log.info("Video conversion worker stopped")
             with anyio.CancelScope(shield=True):
@@ -102,9 +120,13 @@ class Worker:
         self._wake = anyio.Event()
 
     async def _maintenance_loop(self) -> None:
+        next_cleanup = anyio.current_time() + self.settings.cleanup_interval_seconds
         while True:
             await anyio.sleep(max(1.0, self.settings.lease_seconds / 3))
             await self._maintain_once()
+            if anyio.current_time() >= next_cleanup:
+                await self._cleanup()
+                next_cleanup = anyio.current_time() + self.settings.cleanup_interval_seconds
 
     async def _maintain_once(self) -> None:
         try:
@@ -119,27 +141,29 @@ class Worker:
         except Exception:
             log.exception("Worker maintenance failed; trying again later")
 
-    async def _clean_orphaned_scratch(self) -> None:
-        """Remove scratch folders of jobs that are not queued or running (left by a crash)."""
-        scratch = self.settings.scratch
+    async def _cleanup(self) -> None:
+        """Delete finished jobs past the retention and scratch folders no running job owns."""
         try:
-            await anyio.Path(scratch).mkdir(parents=True, exist_ok=True)
-            active = await self.store.active_ids()
-            async for entry in anyio.Path(scratch).iterdir():
-                name = entry.name
-                if name.startswith("job-") and name[4:].isdigit() and int(name[4:]) not in active:
-                    await remove_scratch(Path(entry))
+            older_than = timedelta(days=self.live.current.retention_days)
+            result = await cleanup(self.store, self.settings, older_than=older_than, dry_run=False)
+            if result.deleted_job_ids or result.removed_scratch_dirs:
+                log.info(
+                    "Cleanup: %d finished jobs older than %d days deleted, %d orphaned scratch folders removed",
+                    len(result.deleted_job_ids),
+                    self.live.current.retention_days,
+                    len(result.removed_scratch_dirs),
+                )
         except Exception:
-            log.exception("Could not clean the scratch folder %s", scratch)
+            log.exception("Cleanup failed; trying again later")
 
-    async def _run_job(self, job: JobRecord, slots: anyio.Semaphore) -> None:
+    async def _run_job(self, job: JobRecord, slot: object) -> None:
         self.running.add(job.id)
         try:
             with job_context(job.id, job.user_id):
                 await self._execute(job)
         finally:
             self.running.discard(job.id)
-            slots.release()
+            self.slots.release_on_behalf_of(slot)
             self.wake()
 
     async def _execute(self, job: JobRecord) -> None:
@@ -190,7 +214,7 @@ class Worker:
 
             async def work() -> None:
                 try:
-                    run.result = await convert(job, gateway, self.settings, report)
+                    run.result = await convert(job, gateway, self.settings, self.live.current, report)
                 except ConverterError as exc:
                     run.error = exc
                 except Exception as exc:

@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from . import actions, jobs, targets
+from . import actions, admin, jobs, targets
 
 router = APIRouter()
 router.include_router(targets.router)
 router.include_router(actions.router)
 router.include_router(jobs.router)
+router.include_router(admin.router)

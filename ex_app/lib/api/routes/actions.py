@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 
 from ...enqueue import ActionEntry, jobs_from_action
 from ...media import get_target
-from ..deps import CurrentUser, Language, Store
+from ..deps import CurrentUser, Language, Limits, Store
 from ..schemas import ActionPayload, ActionResult, CreatedJob, SkippedFile
 
 router = APIRouter(prefix="/api/actions", tags=["files actions"])
@@ -10,12 +10,27 @@ router = APIRouter(prefix="/api/actions", tags=["files actions"])
 
 @router.post("/{target_id}", response_model=ActionResult)
 async def files_action(
-    target_id: str, payload: ActionPayload, user: CurrentUser, language: Language, store: Store, request: Request
+    target_id: str,
+    payload: ActionPayload,
+    user: CurrentUser,
+    language: Language,
+    limits: Limits,
+    store: Store,
+    request: Request,
 ) -> ActionResult:
     """The handler of a Files "Convert into …" action: one job per selected video, answered at once."""
     target = get_target(target_id)
-    entries = [ActionEntry(f.file_id, f.name, f.directory, f.etag, f.mime, f.file_type == "dir") for f in payload.files]
-    new_jobs, skipped = jobs_from_action(entries, user_id=user, target=target, language=language)
+    entries = [
+        ActionEntry(f.file_id, f.name, f.directory, f.etag, f.mime, f.file_type == "dir", f.size) for f in payload.files
+    ]
+    new_jobs, skipped = jobs_from_action(
+        entries,
+        user_id=user,
+        target=target,
+        language=language,
+        limits=limits,
+        unfinished=await store.unfinished_count(user) if limits.max_jobs_per_user else 0,
+    )
     created = await store.create_many(new_jobs) if new_jobs else []
     if created:
         request.app.state.worker.wake()

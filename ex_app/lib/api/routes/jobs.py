@@ -6,7 +6,7 @@ from ...enqueue import job_for_file
 from ...jobs import JobStatus
 from ...media import JobOptions, get_target
 from ...nextcloud import NextcloudGateway
-from ..deps import CurrentUser, Language, Store
+from ..deps import CurrentUser, Language, Limits, Store
 from ..schemas import JobCreate, JobList, JobPublic
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -27,7 +27,7 @@ async def list_jobs(
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
 async def create_job(
-    body: JobCreate, user: CurrentUser, language: Language, store: Store, request: Request
+    body: JobCreate, user: CurrentUser, language: Language, limits: Limits, store: Store, request: Request
 ) -> JobPublic:
     """A job for one file named by id or path (for scripts)."""
     target = get_target(body.target)
@@ -37,7 +37,17 @@ async def create_job(
         gateway.resolve(body.file_id) if body.file_id is not None else gateway.resolve_path(body.path or "")
     )
     (job,) = await store.create_many(
-        [job_for_file(remote, user_id=user, target=target, language=language, options=options)]
+        [
+            job_for_file(
+                remote,
+                user_id=user,
+                target=target,
+                language=language,
+                limits=limits,
+                unfinished=await store.unfinished_count(user) if limits.max_jobs_per_user else 0,
+                options=options,
+            )
+        ]
     )
     request.app.state.worker.wake()
     return JobPublic.of(job)

@@ -1,0 +1,187 @@
+"""The admin's knobs: a declarative settings form in Nextcloud, values in appconfig_ex, applied without restart.
+
+Environment variables (settings.py) give the defaults; what an admin saves in Nextcloud's admin settings wins.
+Nextcloud does not tell an ExApp that a value changed, so :class:`LiveSettings` re-reads them every
+``settings_refresh_seconds`` and calls its listeners when something changed (the worker's concurrency, the
+Files actions on offer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+
+from nc_py_api import AsyncNextcloudApp
+from nc_py_api.ex_app.ui.settings import SettingsField, SettingsFieldType, SettingsForm
+
+from .i18n import _
+from .media import TARGETS
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+FORM_ID = "video_converter_fm_admin"
+NUMBER_FIELDS = {
+    # field id → (title, description, minimum, maximum)
+    "concurrency": (_("Conversions at once"), _("How many videos this ExApp converts at the same time."), 1, 64),
+    "max_jobs_per_user": (
+        _("Conversions per user"),
+        _("How many unfinished conversions one user may have queued or running (0 = no limit)."),
+        0,
+        100_000,
+    ),
+    "retention_days": (_("Keep finished jobs (days)"), _("Finished jobs older than this are deleted."), 1, 3650),
+    "max_input_mb": (_("Largest video (MB)"), _("Bigger files are refused (0 = no limit)."), 0, 10_000_000),
+    "max_input_minutes": (_("Longest video (minutes)"), _("Longer videos are refused (0 = no limit)."), 0, 100_000),
+    "ffmpeg_threads": (_("FFmpeg threads per conversion"), _("0 lets FFmpeg decide."), 0, 64),
+}
+TARGETS_FIELD = "targets"
+FIELD_IDS = [*NUMBER_FIELDS, TARGETS_FIELD]
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    """The values in force. 0 means "no limit" for the limits."""
+
+    concurrency: int
+    max_jobs_per_user: int
+    retention_days: int
+    max_input_mb: int
+    max_input_minutes: int
+    ffmpeg_threads: int
+    targets: frozenset[str]
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> AdminSettings:
+        wanted = {t.strip() for t in settings.targets.split(",") if t.strip()}
+        return cls(
+            concurrency=settings.concurrency,
+            max_jobs_per_user=settings.max_jobs_per_user,
+            retention_days=max(1, round(settings.retention_days)),
+            max_input_mb=settings.max_input_mb,
+            max_input_minutes=settings.max_input_minutes,
+            ffmpeg_threads=settings.ffmpeg_threads,
+            targets=frozenset(wanted & set(TARGETS)) if wanted else frozenset(TARGETS),
+        )
+
+    def with_values(self, values: Mapping[str, str]) -> tuple[AdminSettings, list[str]]:
+        """These settings with stored form values applied; invalid values keep the default and are reported."""
+        changes: dict[str, object] = {}
+        problems: list[str] = []
+        for field, (_title, _desc, low, high) in NUMBER_FIELDS.items():
+            raw = values.get(field)
+            if raw is None or str(raw).strip() == "":
+                continue
+            try:
+                number = int(float(str(raw).strip().strip('"')))
+            except ValueError:
+                problems.append(f"{field}: {raw!r} is not a number")
+                continue
+            if not low <= number <= high:
+                problems.append(f"{field}: {number} is outside {low}–{high}")
+                continue
+            changes[field] = number
+        raw_targets = values.get(TARGETS_FIELD)
+        if raw_targets not in (None, ""):
+            chosen = parse_targets(str(raw_targets))
+            if chosen is None:
+                problems.append(f"{TARGETS_FIELD}: {raw_targets!r} is not understood")
+            else:
+                changes[TARGETS_FIELD] = chosen
+        return replace(self, **changes), problems  # type: ignore[arg-type]
+
+    def max_input_bytes(self) -> int:
+        return self.max_input_mb * 1024 * 1024
+
+    def form(self) -> SettingsForm:
+        """The admin settings form, with these settings as its defaults."""
+        fields = [
+            SettingsField(
+                id=field, title=title, type=SettingsFieldType.NUMBER, default=getattr(self, field), description=desc
+            )
+            for field, (title, desc, _low, _high) in NUMBER_FIELDS.items()
+        ]
+        fields.append(
+            SettingsField(
+                id=TARGETS_FIELD,
+                title=_("Offered conversions"),
+                type=SettingsFieldType.MULTI_CHECKBOX,
+                # multi-checkbox: options map a label to a key, the value is {key: true|false}
+                default={t.id: t.id in self.targets for t in TARGETS.values()},
+                options={t.label: t.id for t in TARGETS.values()},
+                description=_("Which entries users see in the Files menu."),
+            )
+        )
+        return SettingsForm(
+            id=FORM_ID,
+            # Core's "Additional settings" admin section: it always exists, so no section has to be registered.
+            section_id="additional",
+            section_type="admin",
+            title=_("Video converter"),
+            description=_("Limits and choices for video conversions. Changes apply within seconds."),
+            fields=fields,
+        )
+
+
+def parse_targets(raw: str) -> frozenset[str] | None:
+    """The multi-checkbox value (``{"mp4": true, …}``), or a list or comma-separated ids; None if unreadable."""
+    text = raw.strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(value, dict):
+        chosen = {key for key, on in value.items() if on in (True, 1, "1", "true")}
+    elif isinstance(value, list):
+        chosen = {str(item) for item in value}
+    else:
+        return None
+    return frozenset(chosen & set(TARGETS))
+
+
+Listener = Callable[[AdminSettings, AdminSettings], Awaitable[None]]
+
+
+class LiveSettings:
+    """The admin settings in force, refreshed from Nextcloud; the rest of the app reads :attr:`current`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.defaults = AdminSettings.defaults(settings)
+        self.current = self.defaults
+        self._listeners: list[Listener] = []
+
+    def on_change(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def refresh(self, nc: AsyncNextcloudApp | None = None) -> bool:
+        """Re-read the stored values; True when something changed (listeners have then run)."""
+        nc = nc or AsyncNextcloudApp()
+        records = await nc.appconfig_ex.get_values(FIELD_IDS)
+        new, problems = self.defaults.with_values({r.key: r.value for r in records})
+        for problem in problems:
+            log.warning("Ignoring an invalid admin setting, %s", problem)
+        return await self.apply(new)
+
+    async def apply(self, new: AdminSettings) -> bool:
+        old, self.current = self.current, new
+        if new == old:
+            return False
+        log.info("Admin settings changed: %s", _describe(old, new))
+        for listener in self._listeners:
+            try:
+                await listener(old, new)
+            except Exception:
+                log.exception("Applying the changed admin settings failed")
+        return True
+
+
+def _describe(old: AdminSettings, new: AdminSettings) -> str:
+    parts = []
+    for field in (*NUMBER_FIELDS, TARGETS_FIELD):
+        before, after = getattr(old, field), getattr(new, field)
+        if before != after:
+            shown = (lambda v: ",".join(sorted(v))) if field == TARGETS_FIELD else str
+            parts.append(f"{field} {shown(before)} → {shown(after)}")
+    return "; ".join(parts)

@@ -1,0 +1,19 @@
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+
+from ...ops import collect_status
+from ..deps import AppSettings, Store
+
+# ADMIN access level in appinfo/info.xml: AppAPI's proxy lets only Nextcloud admins through.
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+@router.get("/status")
+async def status(store: Store, settings: AppSettings, request: Request) -> dict:
+    """What ``video-converter-fm status`` prints: workers, queue, running jobs, ffmpeg, disk, database."""
+    report = (await collect_status(store, settings)).to_dict()
+    limits = asdict(request.app.state.live.current)
+    limits["targets"] = sorted(limits["targets"])
+    report["admin_settings"] = limits
+    return report

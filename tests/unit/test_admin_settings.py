@@ -1,0 +1,80 @@
+from dataclasses import replace
+
+import pytest
+
+from ex_app.lib.admin_settings import FORM_ID, AdminSettings, LiveSettings, parse_targets
+from ex_app.lib.media import TARGETS
+from ex_app.lib.settings import Settings
+
+DEFAULTS = AdminSettings.defaults(Settings())
+
+
+def test_environment_variables_give_the_defaults():
+    settings = Settings(concurrency=3, max_input_mb=500, targets="mp4, webm,nope")
+    defaults = AdminSettings.defaults(settings)
+    assert (defaults.concurrency, defaults.max_input_mb, defaults.targets) == (3, 500, frozenset({"mp4", "webm"}))
+    assert DEFAULTS.targets == frozenset(TARGETS)
+
+
+def test_stored_form_values_override_the_defaults():
+    merged, problems = DEFAULTS.with_values(
+        {
+            "concurrency": "4",
+            "max_jobs_per_user": "10",
+            "retention_days": "30",
+            "targets": '{"mp4": true, "gif": false}',
+        }
+    )
+    assert problems == []
+    assert (merged.concurrency, merged.max_jobs_per_user, merged.retention_days) == (4, 10, 30)
+    assert merged.targets == frozenset({"mp4"})
+
+
+def test_invalid_values_keep_the_default_and_are_reported():
+    merged, problems = DEFAULTS.with_values({"concurrency": "0", "max_input_mb": "lots", "targets": "42"})
+    assert merged == DEFAULTS
+    assert problems == [
+        "concurrency: 0 is outside 1–64",
+        "max_input_mb: 'lots' is not a number",
+        "targets: '42' is not understood",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "chosen"),
+    [('{"mp4": true, "webm": "1", "mkv": false}', {"mp4", "webm"}), ('["mp3"]', {"mp3"}), ("mp4, avi", {"mp4", "avi"})],
+)
+def test_offered_targets_are_read_from_the_forms_json_or_a_list(raw, chosen):
+    assert parse_targets(raw) == frozenset(chosen)
+
+
+def test_the_form_is_an_admin_form_with_every_field_and_the_defaults():
+    form = replace(DEFAULTS, concurrency=5).form().to_dict()
+    assert (form["id"], form["section_type"]) == (FORM_ID, "admin")
+    fields = {f["id"]: f for f in form["fields"]}
+    assert set(fields) == {
+        "concurrency",
+        "max_jobs_per_user",
+        "retention_days",
+        "max_input_mb",
+        "max_input_minutes",
+        "ffmpeg_threads",
+        "targets",
+    }
+    assert fields["concurrency"]["default"] == 5
+    assert fields["targets"]["type"] == "multi-checkbox"
+    assert {o["value"] for o in fields["targets"]["options"]} == set(TARGETS)
+
+
+@pytest.mark.anyio
+async def test_listeners_hear_about_changes_only():
+    live = LiveSettings(Settings())
+    heard = []
+
+    async def listener(old, new):
+        heard.append((old.concurrency, new.concurrency))
+
+    live.on_change(listener)
+    assert await live.apply(replace(live.current, concurrency=7)) is True
+    assert await live.apply(replace(live.current, concurrency=7)) is False
+    assert heard == [(live.defaults.concurrency, 7)]
