@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidRequest
+from ..i18n import _
 
 Kind = Literal["video", "audio"]
 Quality = Literal["high", "normal", "small"]
@@ -263,11 +264,11 @@ _TEXT_IN_MATROSKA = ("subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd
 TARGETS: dict[str, Target] = {
     t.id: t
     for t in (
-        Target(id="mp4", name="MP4", label="Convert into MP4", extension="mp4", muxer="mp4", **_MP4_FAMILY),
+        Target(id="mp4", name="MP4", label=_("Convert into MP4"), extension="mp4", muxer="mp4", **_MP4_FAMILY),
         Target(
             id="mp4_hevc",
             name="MP4 (HEVC)",
-            label="Convert into MP4 (HEVC)",
+            label=_("Convert into MP4 (HEVC)"),
             extension="mp4",
             muxer="mp4",
             **{**_MP4_FAMILY, "video": _X265, "copy_video": ("hevc",)},
@@ -277,7 +278,7 @@ TARGETS: dict[str, Target] = {
         Target(
             id="webm",
             name="WebM",
-            label="Convert into WebM",
+            label=_("Convert into WebM"),
             extension="webm",
             kind="video",
             muxer="webm",
@@ -292,7 +293,7 @@ TARGETS: dict[str, Target] = {
         Target(
             id="mkv",
             name="MKV",
-            label="Convert into MKV",
+            label=_("Convert into MKV"),
             extension="mkv",
             kind="video",
             muxer="matroska",
@@ -307,11 +308,11 @@ TARGETS: dict[str, Target] = {
             text_subtitles="srt",
             attachments=True,
         ),
-        Target(id="mov", name="MOV", label="Convert into MOV", extension="mov", muxer="mov", **_MP4_FAMILY),
+        Target(id="mov", name="MOV", label=_("Convert into MOV"), extension="mov", muxer="mov", **_MP4_FAMILY),
         Target(
             id="avi",
             name="AVI",
-            label="Convert into AVI",
+            label=_("Convert into AVI"),
             extension="avi",
             kind="video",
             muxer="avi",
@@ -324,11 +325,11 @@ TARGETS: dict[str, Target] = {
             chapters=False,
         ),
         # ipod is the MP4 muxer with the brand and codec tags iTunes and Apple TV expect of .m4v.
-        Target(id="m4v", name="M4V", label="Convert into M4V", extension="m4v", muxer="ipod", **_MP4_FAMILY),
+        Target(id="m4v", name="M4V", label=_("Convert into M4V"), extension="m4v", muxer="ipod", **_MP4_FAMILY),
         Target(
             id="gif",
             name="GIF",
-            label="Convert into animated GIF",
+            label=_("Convert into animated GIF"),
             extension="gif",
             kind="video",
             muxer="gif",
@@ -341,7 +342,7 @@ TARGETS: dict[str, Target] = {
         Target(
             id="mp3",
             name="MP3",
-            label="Extract audio (MP3)",
+            label=_("Extract audio (MP3)"),
             extension="mp3",
             kind="audio",
             muxer="mp3",
@@ -353,7 +354,7 @@ TARGETS: dict[str, Target] = {
         Target(
             id="m4a",
             name="M4A",
-            label="Extract audio (M4A)",
+            label=_("Extract audio (M4A)"),
             extension="m4a",
             kind="audio",
             muxer="ipod",
@@ -366,7 +367,7 @@ TARGETS: dict[str, Target] = {
         Target(
             id="opus",
             name="Opus",
-            label="Extract audio (Opus)",
+            label=_("Extract audio (Opus)"),
             extension="opus",
             kind="audio",
             muxer="opus",
@@ -378,7 +379,7 @@ TARGETS: dict[str, Target] = {
         Target(
             id="compress",
             name="the same format",
-            label="Compress (same format)",
+            label=_("Compress (same format)"),
             extension="",
             kind="video",
             muxer="",  # resolved per source by naming.resolve_target
