@@ -52,7 +52,7 @@ help:
 	@echo "  make l10n-extract  refresh the .pot from the Python sources and merge it into every .po"
 	@echo "  make docker        build $(IMAGE):$(VERSION) (needs a Docker engine with BuildKit)"
 	@echo ""
-	@echo "  make bench         (added by the lead)"
+	@echo "  make bench         benchmarks against the stand-in: P1 P2 P3 P8 E1 [BENCH_ARGS='--only P3']"
 
 # --- environment -----------------------------------------------------------------------------------------
 
@@ -103,7 +103,10 @@ TARGET ?= mp4
 demo: deps ffmpeg
 	$(PYTHON) scripts/demo.py --target "$(TARGET)" $(if $(VIDEO),--video "$(VIDEO)")
 
-# bench: added by the lead
+# Performance figures (P1, P2, P3, P8, E1; see bench/run.py). BENCH_ARGS="--only P3" to pick.
+BENCH_ARGS ?=
+bench: deps ffmpeg
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 # --- manual_install against a real Nextcloud ---------------------------------------------------------------
 
