@@ -96,17 +96,7 @@ def jobs_from_action(
             skipped.append(Skipped(entry.file_id, entry.name, reason))
         else:
             seen.add(entry.file_id)
-            jobs.append(
-                NewJob(
-                    user_id=user_id,
-                    file_id=entry.file_id,
-                    source_path=entry.path,
-                    source_etag=entry.etag,
-                    target=target.id,
-                    options=stored,
-                    language=language,
-                )
-            )
+            jobs.append(_new_job(user_id, entry.file_id, entry.path, entry.etag, target, stored, language))
     return jobs, skipped
 
 
@@ -128,12 +118,19 @@ def job_for_file(
         raise TooLarge(f"{remote.name} {reason}")
     if reason := over_quota(unfinished, limits):
         raise LimitReached(reason[0].upper() + reason[1:])
+    stored = (options or JobOptions()).to_dict()
+    return _new_job(user_id, remote.file_id, remote.path, remote.etag, target, stored, language)
+
+
+def _new_job(
+    user_id: str, file_id: int, path: str, etag: str | None, target: Target, options: dict, language: str
+) -> NewJob:
     return NewJob(
         user_id=user_id,
-        file_id=remote.file_id,
-        source_path=remote.path,
-        source_etag=remote.etag,
+        file_id=file_id,
+        source_path=path,
+        source_etag=etag,
         target=target.id,
-        options=(options or JobOptions()).to_dict(),
+        options=options,
         language=language,
     )

@@ -40,6 +40,13 @@ def _limits(request: Request) -> AdminSettings:
     return request.app.state.live.current
 
 
+async def _unfinished(request: Request) -> int:
+    """The caller's pending + processing jobs, counted only when a per-user limit is set."""
+    if not request.app.state.live.current.max_jobs_per_user:
+        return 0
+    return await request.app.state.store.unfinished_count(_user(request))
+
+
 def _language(request: Request) -> str:
     return language_from_header(request.headers.get("accept-language"))
 
@@ -49,3 +56,4 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 CurrentUser = Annotated[str, Depends(_user)]
 Language = Annotated[str, Depends(_language)]
 Limits = Annotated[AdminSettings, Depends(_limits)]
+Unfinished = Annotated[int, Depends(_unfinished)]

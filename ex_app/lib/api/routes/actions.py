@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 
 from ...enqueue import ActionEntry, jobs_from_action
 from ...media import get_target
-from ..deps import CurrentUser, Language, Limits, Store
+from ..deps import CurrentUser, Language, Limits, Store, Unfinished
 from ..schemas import ActionPayload, ActionResult, CreatedJob, SkippedFile
 
 router = APIRouter(prefix="/api/actions", tags=["files actions"])
@@ -15,6 +15,7 @@ async def files_action(
     user: CurrentUser,
     language: Language,
     limits: Limits,
+    unfinished: Unfinished,
     store: Store,
     request: Request,
 ) -> ActionResult:
@@ -29,7 +30,7 @@ async def files_action(
         target=target,
         language=language,
         limits=limits,
-        unfinished=await store.unfinished_count(user) if limits.max_jobs_per_user else 0,
+        unfinished=unfinished,
     )
     created = await store.create_many(new_jobs) if new_jobs else []
     if created:

@@ -6,7 +6,7 @@ from ...enqueue import job_for_file
 from ...jobs import JobStatus
 from ...media import JobOptions, get_target
 from ...nextcloud import NextcloudGateway
-from ..deps import CurrentUser, Language, Limits, Store
+from ..deps import CurrentUser, Language, Limits, Store, Unfinished
 from ..schemas import JobCreate, JobList, JobPublic
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -27,7 +27,13 @@ async def list_jobs(
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
 async def create_job(
-    body: JobCreate, user: CurrentUser, language: Language, limits: Limits, store: Store, request: Request
+    body: JobCreate,
+    user: CurrentUser,
+    language: Language,
+    limits: Limits,
+    unfinished: Unfinished,
+    store: Store,
+    request: Request,
 ) -> JobPublic:
     """A job for one file named by id or path (for scripts)."""
     target = get_target(body.target)
@@ -44,7 +50,7 @@ async def create_job(
                 target=target,
                 language=language,
                 limits=limits,
-                unfinished=await store.unfinished_count(user) if limits.max_jobs_per_user else 0,
+                unfinished=unfinished,
                 options=options,
             )
         ]
