@@ -161,9 +161,12 @@ def raw_source(work: Path, megabytes: int) -> Path:
 def p1(bench: Bench) -> None:
     src = source_720p(bench.work)
     bench.start_exapp()
-    bare = bare_ffmpeg_seconds(src, "mp4", bench.work, {"quality": "high"})
-    job = wall(bench.convert(src, "mp4", {"quality": "high"}))
-    print(f"P1 {job / bare:.3f}    (MP4 job {job:.2f} s / bare ffmpeg {bare:.2f} s; goal ≤ 1.05)", flush=True)
+    # Best of two each: a 14 s encode on a shared 2-core machine varies by a few per cent from run to run.
+    bare = min(bare_ffmpeg_seconds(src, "mp4", bench.work, {"quality": "high"}) for _ in range(2))
+    job = min(wall(bench.convert(src, "mp4", {"quality": "high"})) for _ in range(2))
+    print(
+        f"P1 {job / bare:.3f}    (MP4 job {job:.2f} s / bare ffmpeg {bare:.2f} s, best of 2; goal ≤ 1.05)", flush=True
+    )
 
 
 def p2(bench: Bench) -> None:
