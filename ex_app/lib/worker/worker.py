@@ -135,7 +135,10 @@ class Worker:
             for job_id in requeued:
                 log.warning("Job #%d was interrupted (its worker stopped); it is queued again", job_id)
             for job_id in failed:
-                log.error("Job #%d failed: interrupted too many times", job_id)
+                job = await self.store.get(job_id)
+                with job_context(job.id, job.user_id):
+                    log.error("Job #%d failed: %s", job.id, job.error_message)
+                    await self._tell_failure(job, self.gateway_factory(job.user_id), job.error_message or "")
             if requeued:
                 self.wake()
         except Exception:
@@ -175,8 +178,11 @@ class Worker:
         except anyio.get_cancelled_exc_class():
             # Shutting down: hand the job back untouched so the next worker starts it afresh at once.
             with anyio.CancelScope(shield=True):
-                await self.store.release(job.id, self.worker_id)
-                log.info("Job #%d handed back to the queue (shutting down)", job.id)
+                try:
+                    await self.store.release(job.id, self.worker_id)
+                    log.info("Job #%d handed back to the queue (shutting down)", job.id)
+                except Exception:
+                    log.warning("Job #%d could not be handed back; its lease will expire", job.id, exc_info=True)
             raise
         # Recorded shielded: a shutdown arriving now must not lose a finished conversion.
         with anyio.CancelScope(shield=True):
@@ -256,8 +262,10 @@ class Worker:
         if await self.store.fail(job.id, self.worker_id, decision.message) is None:
             return
         log.error("Job #%d failed: %s", job.id, decision.message)
+        await self._tell_failure(job, gateway, decision.message)
+
+    async def _tell_failure(self, job: JobRecord, gateway: NextcloudGateway, reason: str) -> None:
         name = job.source_path.rsplit("/", 1)[-1]
-        reason = decision.message
         await self._notify(
             gateway,
             translate(job.language, SUBJECT_FAILED, file=name),

@@ -1,0 +1,64 @@
+"""The worker's bookkeeping against a real SQLite store; Nextcloud is a recording stand-in for the gateway."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from ex_app.lib.jobs import JobStatus, JobStore, NewJob
+from ex_app.lib.settings import Settings
+from ex_app.lib.worker import Worker
+
+pytestmark = pytest.mark.anyio
+
+
+class RecordingGateway:
+    """Only what the reaper path needs: notifications, remembered."""
+
+    sent: ClassVar[list[tuple[str, str, str]]] = []
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+
+    async def notify(self, subject: str, message: str, link: str = "") -> None:
+        RecordingGateway.sent.append((self.user_id, subject, message))
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    store = await JobStore.open(f"sqlite+aiosqlite:///{tmp_path / 'jobs.sqlite'}")
+    yield store
+    await store.close()
+
+
+async def test_a_job_interrupted_too_often_fails_and_its_owner_is_told(store: JobStore, tmp_path: Path):
+    settings = Settings(APP_PERSISTENT_STORAGE=str(tmp_path), max_attempts=2, lease_seconds=5)
+    (job,) = await store.create_many([NewJob(user_id="alice", file_id=7, source_path="/V/a.mov", target="mp4")])
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    for _ in range(2):  # claimed by workers that then died, twice
+        await store.claim("dead-worker", 5, now=long_ago)
+        RecordingGateway.sent.clear()
+        await Worker(store, settings, RecordingGateway)._maintain_once()
+
+    failed = await store.get(job.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error_message == "The conversion was interrupted 2 times; giving up."
+    assert RecordingGateway.sent == [
+        ("alice", "Conversion failed: a.mov", "a.mov could not be converted: " + failed.error_message)
+    ]
+
+
+async def test_an_interrupted_job_is_queued_again_without_a_notification(store: JobStore, tmp_path: Path):
+    settings = Settings(APP_PERSISTENT_STORAGE=str(tmp_path), max_attempts=3, lease_seconds=5)
+    (job,) = await store.create_many([NewJob(user_id="bob", file_id=8, source_path="/b.mov", target="mkv")])
+    await store.claim("dead-worker", 5, now=datetime.now(UTC) - timedelta(minutes=10))
+    RecordingGateway.sent.clear()
+
+    await Worker(store, settings, RecordingGateway)._maintain_once()
+
+    again = await store.get(job.id)
+    assert (again.status, again.retry_count, again.lease_owner) == (JobStatus.PENDING, 1, None)
+    assert RecordingGateway.sent == []
