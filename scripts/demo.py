@@ -48,7 +48,7 @@ def follow(nextcloud, job_id: int, timeout: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", type=Path, help="a video to convert (default: a generated 5 s sample)")
+    parser.add_argument("--video", type=Path, help="a video to convert (default: a generated 30 s sample)")
     parser.add_argument("--target", default="mp4", help="target id, see GET /api/targets (default: mp4)")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args(argv)
@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"demo: {video} is not a file", file=sys.stderr)
                 return 2
         else:
-            say("Generating a 5 s sample video with ffmpeg (lavfi)")
-            video = make_video(work / "sample.mov", seconds=5, size="640x360")
+            # MPEG-4 Part 2 video, as old cameras wrote it: converting it to MP4 means a real H.264 encode.
+            say("Generating a 30 s sample video with ffmpeg (lavfi): MPEG-4 Part 2 + AAC in Matroska")
+            video = make_video(work / "sample.mkv", seconds=30, size="640x360", codec="mpeg4", extra=("-q:v", "3"))
 
         say("Starting the Nextcloud stand-in")
         nextcloud = standin_target()
