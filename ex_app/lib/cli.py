@@ -420,22 +420,27 @@ async def _stats(args: argparse.Namespace, settings: Settings, out: Output) -> i
 
 
 async def _retry(args: argparse.Namespace, settings: Settings, out: Output) -> int:
-    async with await _open(settings) as store:
-        job = await store.retry(args.job_id)
-    if out.as_json:
-        _emit_job(out, job)
-    else:
-        out.emit(None, lambda: f"Job {job.id} is pending again.")
-    return EXIT_OK
+    return await _change(args.job_id, settings, out, JobStore.retry, "is pending again")
 
 
 async def _cancel(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    return await _change(args.job_id, settings, out, JobStore.cancel, "is cancelled")
+
+
+async def _change(
+    job_id: int,
+    settings: Settings,
+    out: Output,
+    action: Callable[[JobStore, int], Awaitable[JobRecord]],
+    done: str,
+) -> int:
+    """One state change through the store (which refuses what the job's status does not allow)."""
     async with await _open(settings) as store:
-        job = await store.cancel(args.job_id)
+        job = await action(store, job_id)
     if out.as_json:
         _emit_job(out, job)
     else:
-        out.emit(None, lambda: f"Job {job.id} is cancelled.")
+        out.emit(None, lambda: f"Job {job.id} {done}.")
     return EXIT_OK
 
 

@@ -259,6 +259,11 @@ _MP4_FAMILY = dict(
     keep_subtitles=("mov_text",),
     text_subtitles="mov_text",
 )
+_AUDIO_ONLY = dict(
+    kind="audio",
+    mimes=("video/", "audio/"),
+    all_audio=False,  # one track: these containers (and most players) handle a single stream
+)
 _TEXT_IN_MATROSKA = ("subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle")
 
 TARGETS: dict[str, Target] = {
@@ -344,37 +349,31 @@ TARGETS: dict[str, Target] = {
             name="MP3",
             label=_("Extract audio (MP3)"),
             extension="mp3",
-            kind="audio",
             muxer="mp3",
-            mimes=("video/", "audio/"),
             audio=_MP3,
-            all_audio=False,
             copy_audio=("mp3",),
+            **_AUDIO_ONLY,
         ),
         Target(
             id="m4a",
             name="M4A",
             label=_("Extract audio (M4A)"),
             extension="m4a",
-            kind="audio",
             muxer="ipod",
-            mimes=("video/", "audio/"),
             muxer_args=("-movflags", "+faststart"),
             audio=_AAC,
-            all_audio=False,
             copy_audio=("aac",),
+            **_AUDIO_ONLY,
         ),
         Target(
             id="opus",
             name="Opus",
             label=_("Extract audio (Opus)"),
             extension="opus",
-            kind="audio",
             muxer="opus",
-            mimes=("video/", "audio/"),
             audio=_OPUS,
-            all_audio=False,
             copy_audio=("opus",),
+            **_AUDIO_ONLY,
         ),
         Target(
             id="compress",
