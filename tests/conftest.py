@@ -30,9 +30,18 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def ffmpeg_bin() -> str:
-    path = shutil.which("ffmpeg")
-    require(path is not None, "ffmpeg is not installed (make test installs it with apt)")
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    require(path is not None, f"{name} is not installed (make test installs Debian's ffmpeg with apt)")
     assert path is not None
     return path
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_bin() -> str:
+    return _tool("ffmpeg")
+
+
+@pytest.fixture(scope="session")
+def ffprobe_bin() -> str:
+    return _tool("ffprobe")

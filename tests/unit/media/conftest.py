@@ -6,13 +6,10 @@ Samples are made once per session and treated as read-only; each test writes its
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import require
 
 SECONDS = 2
 
@@ -32,14 +29,6 @@ def _audio_input(seconds: int = SECONDS, frequency: int = 440) -> list[str]:
 
 
 _FAST_H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-
-
-@pytest.fixture(scope="session")
-def ffprobe_bin() -> str:
-    path = shutil.which("ffprobe")
-    require(path is not None, "ffprobe is not installed (make test installs it with apt)")
-    assert path is not None
-    return path
 
 
 @pytest.fixture(scope="session")
