@@ -141,6 +141,7 @@ def test_a_corrupt_video_fails_with_a_readable_message_and_a_failure_notificatio
     assert nextcloud.listdir("alice", folder) == ["broken.mp4"]
     failure = next(n for n in nextcloud.notifications("alice") if n["subject"] == "Conversion failed: broken.mp4")
     assert failure["message"].startswith("broken.mp4 could not be converted: ")
+    assert failure["link"].endswith(f"/index.php/apps/files/?dir={folder}")
 
 
 def test_cancel_kills_ffmpeg_and_leaves_no_file(nextcloud: NextcloudTarget, exapp: ExAppProcess, long_clip: Path):

@@ -26,6 +26,9 @@ class RecordingGateway:
     async def notify(self, subject: str, message: str, link: str = "") -> None:
         RecordingGateway.sent.append((self.user_id, subject, message))
 
+    def folder_link(self, path: str) -> str:
+        return f"folder of {path}"
+
 
 @pytest.fixture
 async def store(tmp_path: Path):

@@ -235,6 +235,11 @@ class NextcloudGateway:
         with mapped_errors("sending the notification"):
             await nc.notifications.create(subject, message, link=link)
 
+    def folder_link(self, path: str) -> str:
+        """The Files app opened at the folder holding ``path`` (a user path)."""
+        folder = posixpath.dirname(path) or "/"
+        return f"{self.base_url.rstrip('/')}/index.php/apps/files/?dir={quote(folder)}"
+
     def file_link(self, remote: RemoteFile) -> str:
         """The link Nextcloud uses for "open this file" (``/index.php/f/<id>``)."""
         return f"{self.base_url.rstrip('/')}/index.php/f/{remote.file_id}"

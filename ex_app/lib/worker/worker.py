@@ -270,6 +270,7 @@ class Worker:
             gateway,
             translate(job.language, SUBJECT_FAILED, file=name),
             translate(job.language, MESSAGE_FAILED, file=name, reason=reason),
+            gateway.folder_link(job.source_path),
         )
 
     async def _notify(self, gateway: NextcloudGateway, subject: str, message: str, link: str = "") -> None:
