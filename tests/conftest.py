@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
+
+from tests.postgres import PostgresServer, reachable, run_in_own_loop
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -45,3 +48,13 @@ def ffmpeg_bin() -> str:
 @pytest.fixture(scope="session")
 def ffprobe_bin() -> str:
     return _tool("ffprobe")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """Creates throwaway databases; drops them at the end of the session."""
+    server = PostgresServer()
+    problem = reachable(server)
+    require(problem is None, problem or "")
+    yield server
+    run_in_own_loop(server.drop_all)

@@ -22,7 +22,7 @@ from ex_app.lib.jobs import JobStore, NewJob
 from ex_app.lib.jobs.models import utc_now
 
 # The store suite's database fixtures, shared rather than copied.
-from tests.unit.jobs.conftest import db_url, pg_server, pg_session_url, store  # noqa: F401
+from tests.unit.jobs.conftest import db_url, pg_session_url, store  # noqa: F401
 
 FAKE_FFMPEG_VERSION = "ffmpeg version 9.9-vcfm-test Copyright (c) the FFmpeg developers"
 
