@@ -6,7 +6,6 @@ module twice (uvicorn reload, tests) starts nothing twice.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,10 +28,7 @@ from .lifecycle import follow_offered_targets, make_enabled_handler, refresh_adm
 from .logs import configure_logging
 from .nextcloud import NextcloudGateway
 from .settings import Settings, get_settings
-from .worker import Worker
-from .worker.worker import GatewayFactory
-
-log = logging.getLogger("video_converter_fm")
+from .worker import GatewayFactory, Worker
 
 IMG_DIR = Path(__file__).resolve().parents[1] / "img"
 
