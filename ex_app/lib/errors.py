@@ -28,9 +28,14 @@ from __future__ import annotations
 class ConverterError(Exception):
     """Base of every error we raise on purpose."""
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.user_message = message or self.__class__.__doc__ or "error"
+    def __init__(self, message: str = "", /, **params: object) -> None:
+        # ``message`` is an English template marked with ``_()`` and ``params`` fill its ``{names}``; keeping
+        # them apart lets the job store the message id and render it later in the reader's language.
+        text = message.format(**params) if params else message
+        super().__init__(text)
+        self.message_id = message or self.__class__.__doc__ or "error"
+        self.params = params
+        self.user_message = text or self.__class__.__doc__ or "error"
 
 
 class InvalidRequest(ConverterError):
@@ -88,8 +93,8 @@ class PermissionDenied(PermanentJobError):
 class MediaError(PermanentJobError):
     """FFmpeg could not convert this file."""
 
-    def __init__(self, message: str = "", stderr_tail: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "", /, stderr_tail: str = "", **params: object) -> None:
+        super().__init__(message, **params)
         self.stderr_tail = stderr_tail
 
 
