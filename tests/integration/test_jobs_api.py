@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,54 @@ def test_an_unfinished_job_cannot_be_deleted(
     assert "cancel it before deleting it" in response.json()["error"]
     assert nextcloud.proxy("alice", "POST", f"api/jobs/{job['id']}/cancel").json()["status"] == "cancelled"
     assert nextcloud.proxy("alice", "DELETE", f"api/jobs/{job['id']}").status_code == 204
+
+
+def test_an_unchanged_list_is_answered_304_through_the_proxy_and_a_change_gives_200(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess, clip: Path
+):
+    # Not alice: jobs other tests leave running for her would change the list under us.
+    user = "bob"
+    folder = new_folder(nextcloud, user)
+    nextcloud.upload(user, f"{folder}/a.mp4", clip)
+    job = create(nextcloud, user, path=f"{folder}/a.mp4", target="mkv")
+    wait_job(nextcloud, user, job["id"])
+
+    first = nextcloud.proxy(user, "GET", "api/jobs", params={"limit": 5})
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+    # Our own Cache-Control keeps AppAPI from adding max-age=3600, which would let the browser skip the poll.
+    assert first.headers["cache-control"] == "no-cache"
+    listed = next(j for j in first.json()["items"] if j["id"] == job["id"])
+    assert listed["source"]["name"] == "a.mp4" and listed["output"]["name"] == "a.mkv"
+    assert listed["eta_seconds"] is None  # finished
+
+    again = nextcloud.proxy(user, "GET", "api/jobs", params={"limit": 5}, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag and again.headers["cache-control"] == "no-cache"
+    # Another page or filter is another list.
+    other = nextcloud.proxy(user, "GET", "api/jobs", params={"limit": 4}, headers={"If-None-Match": etag})
+    assert other.status_code == 200
+
+    assert nextcloud.proxy(user, "DELETE", f"api/jobs/{job['id']}").status_code == 204
+    changed = nextcloud.proxy(user, "GET", "api/jobs", params={"limit": 5}, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert job["id"] not in [j["id"] for j in changed.json()["items"]]
+
+
+def test_a_running_job_reports_an_estimated_time_left(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess, folder: str, tmp_path: Path
+):
+    nextcloud.upload("alice", f"{folder}/long.mp4", make_video(tmp_path / "long.mp4", seconds=30))
+    job = create(nextcloud, "alice", path=f"{folder}/long.mp4", target="webm")
+    deadline = time.monotonic() + 60
+    seen = None
+    while seen is None and time.monotonic() < deadline:
+        current = nextcloud.proxy("alice", "GET", f"api/jobs/{job['id']}").json()
+        assert current["status"] in {"pending", "processing"}, current
+        if current["eta_seconds"] is not None:
+            seen = current
+        time.sleep(0.2)
+    assert seen is not None, "no estimate while the job ran"
+    assert seen["eta_seconds"] >= 0 and seen["progress"] > 0
+    assert nextcloud.proxy("alice", "POST", f"api/jobs/{job['id']}/cancel").json()["eta_seconds"] is None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import posixpath
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..jobs import JobRecord, JobStatus
+from ..jobs.eta import eta_seconds
 
 
 class TargetPublic(BaseModel):
@@ -35,11 +37,13 @@ class TargetList(BaseModel):
 class SourcePublic(BaseModel):
     file_id: int
     path: str
+    name: str  # the last part of ``path``, for display
 
 
 class OutputPublic(BaseModel):
     file_id: int | None
     path: str
+    name: str
 
 
 class JobPublic(BaseModel):
@@ -56,23 +60,33 @@ class JobPublic(BaseModel):
     error_message: str | None
     retry_count: int
     notes: list[str]
+    #: Estimated seconds until a processing job is done; None for other statuses or while unknown.
+    eta_seconds: int | None = None
 
     @classmethod
-    def of(cls, job: JobRecord) -> JobPublic:
+    def of(cls, job: JobRecord, *, now: datetime | None = None) -> JobPublic:
+        eta = None
+        if job.status is JobStatus.PROCESSING:
+            eta = eta_seconds(job.progress, job.started_at, now or datetime.now(UTC))
         return cls(
             id=job.id,
             status=job.status,
             progress=round(job.progress, 1),
             target=job.target,
             options=dict(job.options or {}),
-            source=SourcePublic(file_id=job.file_id, path=job.source_path),
-            output=OutputPublic(file_id=job.output_file_id, path=job.output_path) if job.output_path else None,
+            source=SourcePublic(file_id=job.file_id, path=job.source_path, name=posixpath.basename(job.source_path)),
+            output=(
+                OutputPublic(file_id=job.output_file_id, path=job.output_path, name=posixpath.basename(job.output_path))
+                if job.output_path
+                else None
+            ),
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
             error_message=job.error_message,
             retry_count=job.retry_count,
             notes=list(job.notes or []),
+            eta_seconds=eta,
         )
 
 

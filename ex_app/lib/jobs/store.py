@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ex_app.lib.errors import Conflict, NotFound
 
 from .db import IMMEDIATE, create_engine, upgrade_database
-from .models import ACTIVE, FINISHED, JobStatus, jobs_table, utc_now, workers_table
+from .models import ACTIVE, FINISHED, JobStatus, as_utc, jobs_table, utc_now, workers_table
 from .records import JobRecord, NewJob, WorkerRecord
 
 J = jobs_table.c
@@ -169,6 +169,21 @@ class JobStore:
             records = [JobRecord.from_row(row) for row in (await conn.execute(page)).mappings()]
             total = (await conn.execute(count)).scalar_one()
         return records, total
+
+    async def list_version(self, *, user_id: str) -> tuple[int, datetime | None]:
+        """How many jobs ``user_id`` has and when the latest of them last changed.
+
+        Every change to a job row sets ``updated_at``; creating a job raises the maximum and deleting one lowers
+        the count, so the pair changes whenever that user's job list does. It is what the list's ETag is made
+        of: one indexed aggregate instead of reading and serialising the page.
+        """
+        statement = select(func.count(), func.max(J.updated_at)).where(J.user_id == user_id)
+        async with self._reading() as conn:
+            count, latest = (await conn.execute(statement)).one()
+        # max() is an aggregate, so the column's type decorator does not run on it: SQLite gives text.
+        if isinstance(latest, str):
+            latest = datetime.fromisoformat(latest)
+        return int(count), as_utc(latest)
 
     async def count_by_status(self, *, user_id: str | None = None) -> dict[JobStatus, int]:
         """How many jobs are in each status (every status is present, zero if none)."""

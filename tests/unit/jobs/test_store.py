@@ -139,6 +139,26 @@ async def test_list_is_newest_first_with_the_total_and_filters(store: JobStore) 
     assert await store.list(user_id="nobody") == ([], 0)
 
 
+async def test_list_version_changes_with_every_change_to_the_users_jobs(store: JobStore) -> None:
+    assert await store.list_version(user_id="alice") == (0, None)
+    created = await store.create_many([new_job(n) for n in range(2)], now=T0)
+    assert await store.list_version(user_id="alice") == (2, T0)
+
+    await store.create_many([new_job(5, user_id="bob")], now=T0 + timedelta(minutes=5))
+    assert await store.list_version(user_id="alice") == (2, T0), "another user's job changes nothing"
+
+    claimed = await store.claim("w1", 60, now=T0 + timedelta(minutes=1))
+    assert claimed is not None
+    assert await store.list_version(user_id="alice") == (2, T0 + timedelta(minutes=1))
+    await store.renew(claimed.id, "w1", 60, progress=40, now=T0 + timedelta(minutes=2))
+    assert await store.list_version(user_id="alice") == (2, T0 + timedelta(minutes=2))
+
+    await store.cancel(created[1].id, now=T0 + timedelta(minutes=3))
+    await store.delete(created[1].id, user_id="alice")
+    # A deleted job that was not the latest change still changes the pair, through the count.
+    assert await store.list_version(user_id="alice") == (1, T0 + timedelta(minutes=2))
+
+
 async def test_list_refuses_a_bad_page(store: JobStore) -> None:
     with pytest.raises(ValueError):
         await store.list(limit=0)

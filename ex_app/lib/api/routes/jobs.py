@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -7,22 +8,39 @@ from ...jobs import JobStatus
 from ...media import JobOptions, get_target
 from ...nextcloud import NextcloudGateway
 from ..deps import CurrentUser, Language, Limits, Store, Unfinished
+from ..etag import list_etag, not_modified
 from ..schemas import JobCreate, JobList, JobPublic
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-@router.get("", response_model=JobList)
+# The page polls the list; both answers must be revalidated every time. Without our own Cache-Control the
+# AppAPI proxy adds "private, max-age=3600" to a 304 (it only spares exactly application/json, and a 304 has no
+# body type), and the browser would then serve the list from its cache for an hour.
+_REVALIDATE = {"Cache-Control": "no-cache", "Vary": "Accept-Language"}
+
+
+@router.get("", response_model=JobList, responses={304: {"description": "The list has not changed (ETag)"}})
 async def list_jobs(
     user: CurrentUser,
     store: Store,
+    language: Language,
+    request: Request,
+    response: Response,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> JobList:
-    """The caller's jobs, newest first."""
+) -> JobList | Response:
+    """The caller's jobs, newest first. Answers 304 when ``If-None-Match`` names the current ETag."""
+    version = await store.list_version(user_id=user)
+    etag = list_etag(version, status_filter, limit, offset, language, request.app.version)
+    headers = {"ETag": etag, **_REVALIDATE}
+    if not_modified(request.headers.get("if-none-match"), etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     items, total = await store.list(user_id=user, status=status_filter, limit=limit, offset=offset)
-    return JobList(items=[JobPublic.of(j) for j in items], total=total, limit=limit, offset=offset)
+    response.headers.update(headers)
+    now = datetime.now(UTC)
+    return JobList(items=[JobPublic.of(j, now=now) for j in items], total=total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
