@@ -38,7 +38,22 @@ RUN arch="${TARGETARCH:-$(dpkg --print-architecture)}" \
     && rm -rf /tmp/frp.tar.gz "/tmp/${name}"
 
 #############################
-# Stage 2: runtime
+# Stage 2: the conversions page (src/ → ex_app/js/video_converter_fm-main.js, see vite.config.ts)
+#############################
+FROM node:20-bookworm-slim AS frontend
+
+WORKDIR /build
+# Packages first, in their own layer, so that a change in src/ does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+# @nextcloud/vite-config reads the app id and version from appinfo/info.xml.
+COPY appinfo/info.xml appinfo/
+COPY vite.config.ts tsconfig.json ./
+COPY src/ src/
+RUN npm run build
+
+#############################
+# Stage 3: runtime
 #############################
 FROM python:3.12-slim-bookworm
 
@@ -71,6 +86,7 @@ RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.tom
     && rm /tmp/requirements.txt
 
 COPY ex_app/ ex_app/
+COPY --from=frontend /build/ex_app/js/ ex_app/js/
 COPY appinfo/ appinfo/
 COPY l10n/ l10n/
 COPY translationfiles/ translationfiles/

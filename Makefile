@@ -34,7 +34,7 @@ PY_PREFIX      = $(shell $(PYTHON) -c 'import sys; print(sys.prefix)')
 SCRIPTS_DIR    = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 HADOLINT       = $(or $(wildcard $(SCRIPTS_DIR)/hadolint),hadolint)
 
-.PHONY: help install deps ffmpeg test lint demo bench run register unregister l10n l10n-extract docker clean
+.PHONY: help install deps ffmpeg node build test lint demo bench run register unregister l10n l10n-extract docker clean
 
 help:
 	@echo "video_converter_fm $(VERSION)"
@@ -45,6 +45,7 @@ help:
 	@echo ""
 	@echo "  make install       pip install -e '.[dev]' into the current environment (venv, or the system as root)"
 	@echo "  make ffmpeg        apt-get install ffmpeg when it is missing"
+	@echo "  make build         the conversions page: npm ci + vite build into $(FRONTEND) (when src/ changed)"
 	@echo "  make run           run the ExApp here for manual_install: APP_SECRET=… [APP_PORT=$(APP_PORT)] [NEXTCLOUD_URL=…]"
 	@echo "  make register      OCC='…/occ' APP_SECRET=…: register the running ExApp with AppAPI (manual_install)"
 	@echo "  make unregister    OCC='…/occ'"
@@ -84,9 +85,34 @@ ffmpeg:
 		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg; \
 	fi
 
+# The conversions page (src/, Vue + @nextcloud/vue, built by Vite into one classic script the ExApp serves).
+# Rebuilt only when the sources, the lock file or the build config are newer than the output.
+FRONTEND      := ex_app/js/video_converter_fm-main.js
+FRONTEND_SRC  := $(shell find src -type f 2>/dev/null) package.json package-lock.json vite.config.ts tsconfig.json
+# Vite 7 needs Node.js 20.19 or newer (Debian 13's nodejs; on Debian 12 NodeSource's nodejs 20 or 22).
+NODE_MIN      := 20.19
+
+node:
+	@if ! command -v node >/dev/null 2>&1; then \
+		echo "node: not found, installing Debian's nodejs and npm"; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; \
+	elif ! command -v npm >/dev/null 2>&1; then \
+		echo "npm: not found, installing Debian's npm"; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm; \
+	fi
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("node: " + process.version + " is too old, the page needs Node.js >= $(NODE_MIN) (Vite 7)"); process.exit(1) }'
+
+build: $(FRONTEND)
+
+$(FRONTEND): $(FRONTEND_SRC)
+	@$(MAKE) --no-print-directory node
+	npm ci --no-audit --no-fund
+	npm run build
+	@touch $@
+
 # --- checks ----------------------------------------------------------------------------------------------
 
-test: deps ffmpeg
+test: deps ffmpeg build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: deps
@@ -100,12 +126,12 @@ lint: deps
 # make demo VIDEO=path/to/clip.mov TARGET=webm converts your own file (exit 1 when the job fails).
 VIDEO  ?=
 TARGET ?= mp4
-demo: deps ffmpeg
+demo: deps ffmpeg build
 	$(PYTHON) scripts/demo.py --target "$(TARGET)" $(if $(VIDEO),--video "$(VIDEO)")
 
 # Performance figures (P1, P2, P3, P8, E1; see bench/run.py). BENCH_ARGS="--only P3" to pick.
 BENCH_ARGS ?=
-bench: deps ffmpeg
+bench: deps ffmpeg build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 # --- manual_install against a real Nextcloud ---------------------------------------------------------------
@@ -167,4 +193,4 @@ docker:
 	DOCKER_BUILDKIT=1 docker build --tag $(IMAGE):$(VERSION) .
 
 clean:
-	rm -rf .make .pytest_cache .ruff_cache
+	rm -rf .make .pytest_cache .ruff_cache node_modules ex_app/js test-output
