@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import uvicorn
 from nc_py_api.ex_app import run_app
 
 from .app import create_app
@@ -10,8 +13,23 @@ from .settings import get_settings
 
 def main() -> None:
     settings = get_settings()  # invalid settings stop here, before anything starts
-    # run_app binds APP_HOST:APP_PORT as AppAPI told us and keeps uvicorn's logging sane.
-    run_app(create_app(settings), log_level=settings.log_level.lower())
+    app = create_app(settings)
+    log_level = settings.log_level.lower()
+    if os.environ.get("HP_SHARED_KEY"):
+        # Behind HaRP: run_app listens on the shared unix socket (asyncio replaces a stale one itself).
+        run_app(app, log_level=log_level)
+        return
+    # The port is bound before the application starts. uvicorn would start the lifespan (database, worker)
+    # first and only then find the port taken; binding here means a second instance on a taken port logs
+    # "address already in use" and exits non-zero at once, with nothing started that must be wound down.
+    config = uvicorn.Config(
+        app, host=os.environ.get("APP_HOST", "127.0.0.1"), port=int(os.environ["APP_PORT"]), log_level=log_level
+    )
+    sock = config.bind_socket()  # logs the OSError and exits with uvicorn's STARTUP_FAILURE (3)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(3)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
+import anyio
 from sqlalchemy import ColumnElement, String, and_, cast, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -89,15 +90,21 @@ class JobStore:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    # Transactions are shielded from cancellation: they are short, and a statement cancelled half-way makes
+    # SQLAlchemy terminate the connection in a task of its own. With aiosqlite that task can wait forever for
+    # the connection's thread, which already stopped — asyncio's final task cancellation then never ends and
+    # a process that is shutting down hangs (seen when the ExApp could not bind its port).
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_engine.begin() as conn:
-            yield conn
+        with anyio.CancelScope(shield=True):
+            async with self._write_engine.begin() as conn:
+                yield conn
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
+        with anyio.CancelScope(shield=True):
+            async with self.engine.begin() as conn:
+                yield conn
 
     # -- creating and reading ------------------------------------------------------------------------------
 
