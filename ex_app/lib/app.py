@@ -22,6 +22,7 @@ from nc_py_api.ex_app import AppAPIAuthMiddleware, set_handlers
 from . import nclog
 from .admin_settings import LiveSettings
 from .api.routes import router
+from .chooser import ProbeCache
 from .errors import ConverterError, InvalidRequest, JobError, NextcloudUnavailable, PermissionDenied, SourceGone
 from .jobs import JobStore
 from .lifecycle import follow_offered_targets, make_enabled_handler, refresh_admin_settings, report_initialised
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
     app.state.settings = settings
     app.state.live = live
     app.state.gateway_factory = gateway_factory
+    app.state.probe_cache = ProbeCache()
     # Every route but /heartbeat needs AppAPI's signed headers; the middleware answers 401 otherwise.
     app.add_middleware(AppAPIAuthMiddleware)
     set_handlers(app, make_enabled_handler(live), default_init=False, map_app_static=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -142,10 +142,50 @@ class CreatedJob(BaseModel):
 
 class SkippedFile(BaseModel):
     file_id: int | None
-    name: str
-    reason: str
+    name: str | None  # None when the id names no file the caller can see
+    reason: str  # a sentence in the caller's language
 
 
 class ActionResult(BaseModel):
     jobs: list[CreatedJob]
     skipped: list[SkippedFile]
+
+
+class MediaPublic(BaseModel):
+    """What ffprobe saw: duration in seconds, the main streams' codecs, the picture size as displayed."""
+
+    duration: float | None
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+
+
+class TargetChoicePublic(BaseModel):
+    fast_copy: bool
+    output_name: str
+
+
+class FilePublic(BaseModel):
+    file_id: int
+    name: str
+    path: str
+    size: int
+    mime: str
+    media: MediaPublic | None  # None when the file's details could not be read
+    targets: dict[str, TargetChoicePublic]  # only the targets that can take this file
+
+
+class FileList(BaseModel):
+    files: list[FilePublic]
+    skipped: list[SkippedFile]
+
+
+class BatchCreate(BaseModel):
+    """Jobs for one target and the same options for several files, by Nextcloud file id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file_ids: list[Annotated[int, Field(gt=0)]] = Field(min_length=1, max_length=1000)
+    target: str = Field(min_length=1, max_length=32)
+    options: dict[str, Any] = Field(default_factory=dict)

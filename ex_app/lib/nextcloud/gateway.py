@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 import anyio
@@ -49,6 +50,7 @@ class RemoteFile:
     size: int
     mime: str
     mtime: float  # seconds since the epoch
+    is_dir: bool = False
 
     @property
     def folder(self) -> str:
@@ -67,7 +69,29 @@ def _remote_file(node: FsNode) -> RemoteFile:
         size=int(node.info.size),
         mime=node.info.mimetype,
         mtime=node.info.last_modified.timestamp(),
+        is_dir=node.is_dir,
     )
+
+
+class _Enough(Exception):
+    """Raised by :class:`_Head` to stop a download once enough bytes arrived."""
+
+
+class _Head:
+    """A write-only file that keeps the first ``limit`` bytes and then stops the download."""
+
+    def __init__(self, fp: BinaryIO, limit: int) -> None:
+        self.fp, self.left = fp, limit
+
+    def write(self, data: bytes) -> int:
+        if self.left <= 0:
+            raise _Enough
+        piece = data[: self.left]
+        self.fp.write(piece)
+        self.left -= len(piece)
+        if len(piece) < len(data):
+            raise _Enough
+        return len(data)
 
 
 def _is_transient_status(code: int) -> bool:
@@ -143,6 +167,32 @@ class NextcloudGateway:
         if node is None or node.is_dir:
             raise gone
         return _remote_file(node)
+
+    async def find(self, file_id: int) -> RemoteFile | None:
+        """The file or folder with this id, or None when the user has none (missing, or someone else's).
+
+        Unlike :meth:`resolve` a folder is returned (``is_dir``), so a caller can say *why* it cannot be used.
+        """
+        nc = await self._client()
+        with mapped_errors("looking up a file", missing=lambda: SourceGone("The file no longer exists")):
+            node = await nc.files.by_id(file_id)
+        return _remote_file(node) if node is not None else None
+
+    async def download_head(self, remote: RemoteFile, dest: Path, max_bytes: int) -> bool:
+        """Write at most the first ``max_bytes`` of the file to ``dest``; True when that was the whole file.
+
+        Enough for ffprobe to read most files' headers without fetching a big video in full.
+        """
+        nc = await self._client()
+        gone = SourceGone("The source file no longer exists")
+        with dest.open("wb") as fp:
+            head = _Head(fp, max_bytes)
+            try:
+                with mapped_errors("reading the file", missing=lambda: gone):
+                    await nc.files.download2stream(remote.path, head, chunk_size=DOWNLOAD_CHUNK)
+            except _Enough:
+                return False
+        return True
 
     async def download(self, remote: RemoteFile, dest: Path) -> None:
         """Stream the file to ``dest`` (never whole in memory)."""

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from . import actions, admin, jobs, targets
+from . import actions, admin, files, jobs, targets
 
 router = APIRouter()
 router.include_router(targets.router)
 router.include_router(actions.router)
 router.include_router(jobs.router)
+router.include_router(files.router)
 router.include_router(admin.router)

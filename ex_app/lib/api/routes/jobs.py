@@ -1,15 +1,17 @@
+import posixpath
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from ...chooser import jobs_for_batch
 from ...enqueue import job_for_file
 from ...jobs import JobStatus
 from ...media import JobOptions, get_target
 from ...nextcloud import NextcloudGateway
 from ..deps import CurrentUser, Language, Limits, Store, Unfinished
 from ..etag import list_etag, not_modified
-from ..schemas import JobCreate, JobList, JobPublic
+from ..schemas import ActionResult, BatchCreate, CreatedJob, JobCreate, JobList, JobPublic, SkippedFile
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -75,6 +77,39 @@ async def create_job(
     )
     request.app.state.worker.wake()
     return JobPublic.of(job)
+
+
+@router.post("/batch", response_model=ActionResult, status_code=status.HTTP_201_CREATED)
+async def create_batch(
+    body: BatchCreate,
+    user: CurrentUser,
+    language: Language,
+    limits: Limits,
+    unfinished: Unfinished,
+    store: Store,
+    request: Request,
+) -> ActionResult:
+    """The chooser's "Convert": one job per usable file; the others listed with the reason, nothing made for them."""
+    target = get_target(body.target)
+    options = JobOptions.from_dict(body.options)  # a bad option refuses the whole request before any lookup
+    new_jobs, refused = await jobs_for_batch(
+        request.app.state.gateway_factory(user),
+        body.file_ids,
+        user_id=user,
+        target=target,
+        options=options,
+        limits=limits,
+        unfinished=unfinished,
+        language=language,
+        cache=request.app.state.probe_cache,
+    )
+    created = await store.create_many(new_jobs) if new_jobs else []
+    if created:
+        request.app.state.worker.wake()
+    return ActionResult(
+        jobs=[CreatedJob(job_id=j.id, file_id=j.file_id, name=posixpath.basename(j.source_path)) for j in created],
+        skipped=[SkippedFile(file_id=r.file_id, name=r.name, reason=r.reason(language)) for r in refused],
+    )
 
 
 @router.get("/{job_id}", response_model=JobPublic)
