@@ -114,7 +114,7 @@ def test_reasons_follow_the_callers_language(nextcloud: NextcloudTarget, selecti
         "Diese Datei existiert nicht, oder Sie haben keinen Zugriff darauf",
     ]
     french = nextcloud.proxy("alice", "GET", "api/files", params={"ids": ids}, headers={"Accept-Language": "fr"})
-    assert french.json()["skipped"][0]["reason"] == "C’est un dossier"
+    assert french.json()["skipped"][0]["reason"] == "C'est un dossier"
 
 
 @pytest.mark.parametrize("ids", ["", "abc", "1,,x", "0", "-4", ",".join(["1"] * 101)])
