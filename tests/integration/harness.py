@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import http.cookiejar
 import json
 import os
 import re
@@ -105,7 +106,12 @@ class NextcloudTarget:
         self.users = {"admin": admin, "alice": alice, "bob": bob}
         self.occ_cmd = occ_cmd
         self.standin = standin
-        self.http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(60.0))
+        # Anonymous requests and the stand-in's controls: a client that keeps no cookies, so it can never carry
+        # anybody's session. Each user gets a client of their own (``client(user)``): on a real Nextcloud a
+        # request with alice's session cookie IS alice whatever Basic credentials it also carries, so a shared
+        # cookie jar would silently turn "bob" into alice (it did: the isolation test failed on Nextcloud 29).
+        self.http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(60.0), cookies=_no_cookies())
+        self._clients: dict[str, httpx.Client] = {}
         self._faults = Faults(self.http) if standin else None
 
     @property
@@ -120,9 +126,23 @@ class NextcloudTarget:
 
     def close(self) -> None:
         self.http.close()
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def user(self, who: str | User) -> User:
         return who if isinstance(who, User) else self.users[who]
+
+    def client(self, who: str | User) -> httpx.Client:
+        """The user's own HTTP client: basic auth on every request, and a cookie jar no other user shares
+        (it holds the session Nextcloud starts on the first answer, as a browser or a sync client would)."""
+        user = self.user(who)
+        client = self._clients.get(user.name)
+        if client is None:
+            client = self._clients[user.name] = httpx.Client(
+                base_url=self.url, timeout=httpx.Timeout(60.0), auth=user.auth
+            )
+        return client
 
     # ---- occ --------------------------------------------------------------------------------------------------
     def occ(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -142,13 +162,12 @@ class NextcloudTarget:
         """PUT a file (bytes, or a local path streamed from disk); returns its OC-FileId."""
         user = self.user(who)
         if isinstance(data, bytes):
-            response = self.http.put(self._dav(user, path), content=data, auth=user.auth)
+            response = self.client(user).put(self._dav(user, path), content=data)
         else:
             with open(data, "rb") as fh:
-                response = self.http.put(
+                response = self.client(user).put(
                     self._dav(user, path),
                     content=fh,
-                    auth=user.auth,
                     headers={"Content-Length": str(os.path.getsize(data))},
                 )
         response.raise_for_status()
@@ -156,7 +175,7 @@ class NextcloudTarget:
 
     def download(self, who: str | User, path: str) -> bytes:
         user = self.user(who)
-        response = self.http.get(self._dav(user, path), auth=user.auth)
+        response = self.client(user).get(self._dav(user, path))
         response.raise_for_status()
         return response.content
 
@@ -164,7 +183,7 @@ class NextcloudTarget:
         user = self.user(who)
         parts = [p for p in path.strip("/").split("/") if p]
         for i in range(1, len(parts) + 1):
-            response = self.http.request("MKCOL", self._dav(user, "/".join(parts[:i])), auth=user.auth)
+            response = self.client(user).request("MKCOL", self._dav(user, "/".join(parts[:i])))
             if response.status_code == 405 and (exist_ok or i < len(parts)):
                 continue
             response.raise_for_status()
@@ -172,17 +191,16 @@ class NextcloudTarget:
     def move(self, who: str | User, source: str, destination: str) -> None:
         """WebDAV MOVE within the user's files (the file keeps its id)."""
         user = self.user(who)
-        response = self.http.request(
+        response = self.client(user).request(
             "MOVE",
             self._dav(user, source),
-            auth=user.auth,
             headers={"Destination": str(self.http.base_url.join(self._dav(user, destination))), "Overwrite": "F"},
         )
         response.raise_for_status()
 
     def delete(self, who: str | User, path: str, missing_ok: bool = True) -> None:
         user = self.user(who)
-        response = self.http.delete(self._dav(user, path), auth=user.auth)
+        response = self.client(user).delete(self._dav(user, path))
         if response.status_code == 404 and missing_ok:
             return
         response.raise_for_status()
@@ -194,11 +212,10 @@ class NextcloudTarget:
             "<oc:permissions/>"
             "</d:prop></d:propfind>"
         )
-        response = self.http.request(
+        response = self.client(user).request(
             "PROPFIND",
             self._dav(user, path),
             content=body,
-            auth=user.auth,
             headers={"Depth": depth, "Content-Type": "application/xml"},
         )
         response.raise_for_status()
@@ -228,9 +245,8 @@ class NextcloudTarget:
     # ---- admin settings ---------------------------------------------------------------------------------------------
     def set_admin_setting(self, form_id: str, field_id: str, value: Any, app: str = APP_ID) -> None:
         """What Nextcloud's admin settings page sends when an admin changes a field of our declarative form."""
-        response = self.http.post(
+        response = self.client(self.admin).post(
             "/ocs/v2.php/settings/api/declarative/value",
-            auth=self.admin.auth,
             json={"app": app, "formId": form_id, "fieldId": field_id, "value": value},
             headers={"OCS-APIRequest": "true", "Accept": "application/json"},
         )
@@ -239,14 +255,13 @@ class NextcloudTarget:
     # ---- AppAPI proxy, notifications, Files page ---------------------------------------------------------------
     def proxy(self, who: str | User | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A user's request through AppAPI's proxy to our ExApp; ``who=None`` is anonymous."""
-        auth = self.user(who).auth if who is not None else None
-        return self.http.request(method, PROXY + path.lstrip("/"), auth=auth, **kwargs)
+        client = self.client(who) if who is not None else self.http
+        return client.request(method, PROXY + path.lstrip("/"), **kwargs)
 
     def notifications(self, who: str | User) -> list[dict[str, Any]]:
         user = self.user(who)
-        response = self.http.get(
+        response = self.client(user).get(
             "/ocs/v2.php/apps/notifications/api/v2/notifications",
-            auth=user.auth,
             headers={"OCS-APIRequest": "true", "Accept": "application/json"},
         )
         response.raise_for_status()
@@ -255,12 +270,17 @@ class NextcloudTarget:
     def file_actions(self, who: str | User) -> list[dict[str, Any]]:
         """The file actions the Files page receives (AppAPI's initial state ``ex_files_actions_menu``)."""
         user = self.user(who)
-        response = self.http.get("/index.php/apps/files/", auth=user.auth, follow_redirects=True)
+        response = self.client(user).get("/index.php/apps/files/", follow_redirects=True)
         response.raise_for_status()
         match = re.search(r'id="initial-state-app_api-ex_files_actions_menu"\s+value="([^"]*)"', response.text)
         if not match:
             return []
         return json.loads(base64.b64decode(match.group(1)))["fileActions"]
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that refuses every cookie (no domain is allowed)."""
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 def standin_target() -> NextcloudTarget:

@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._appapi import AppAPI, files_page, proxy
 from ._dav import dav_entry
 from ._http import sabre_error
+from ._login import dashboard, login_form, login_submit, logout
 from ._ocs import OCS
+from ._session import SCOPE_KEY, SessionLayer
 from ._state import INSTANCE_ID, Fault, StandinState
 
 DAV_METHODS = [
@@ -113,8 +115,12 @@ class LogAndFaults:
                 )
                 await send({"type": "http.response.body", "body": b"\0" * 1024, "more_body": True})
                 raise DroppedConnection(f"stand-in fault: dropping {scope['method']} {scope['path']}")
-        await self.app(scope, receive, recording_send)
-        entry["ms"] = round((time.monotonic() - started) * 1000, 1)
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            caller = scope.get(SCOPE_KEY)
+            entry["as_user"] = caller.user if caller is not None else None  # who Nextcloud took the caller for
+            entry["ms"] = round((time.monotonic() - started) * 1000, 1)
 
 
 # ---- controls --------------------------------------------------------------------------------------------------
@@ -246,12 +252,20 @@ def create_app(state: StandinState | None = None) -> ASGIApp:
         Route("/index.php/apps/files/", files_page),
         Route("/index.php/apps/files", files_page),
         Route("/apps/files/", files_page),
+        Route("/index.php/login", login_form, methods=["GET"]),
+        Route("/index.php/login", login_submit, methods=["POST"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login_submit, methods=["POST"]),
+        Route("/index.php/logout", logout),
+        Route("/logout", logout),
+        Route("/index.php/apps/dashboard/", dashboard),
+        Route("/apps/dashboard/", dashboard),
         Mount(CONTROL, routes=CONTROL_ROUTES),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.router.redirect_slashes = False
     app.state.standin = state
     app.state.appapi = appapi
-    wrapped = LogAndFaults(app, state)
+    wrapped = LogAndFaults(SessionLayer(app, state), state)
     wrapped.state = state  # type: ignore[attr-defined]
     return wrapped

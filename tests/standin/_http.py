@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
 import json
 from typing import Any
 from xml.sax.saxutils import escape
 
-from starlette.requests import Request
 from starlette.responses import Response
 
-from ._state import StandinState
+# Who is asking: the login chain (cookies, AppAPI, basic auth) lives in _session; re-exported for the routers.
+from ._session import Caller, identify
 
 OCS_CONTENT_TYPE = "application/json; charset=utf-8"
 EMPTY_OK_CONTENT_TYPE = "text/html; charset=UTF-8"  # Nextcloud's header on bodiless DAV successes
@@ -105,46 +102,4 @@ def empty(status: int, headers: dict[str, str] | None = None) -> Response:
     )
 
 
-# ---- who is asking ---------------------------------------------------------------------------------------------
-@dataclasses.dataclass
-class Caller:
-    """The outcome of Nextcloud's login chain for one request."""
-
-    user: str | None  # None = anonymous
-    appid: str | None = None  # set when authenticated by AppAPI
-    app_api_failed: bool = False  # an AUTHORIZATION-APP-API header was sent but did not pass
-
-
-def _b64(value: str) -> str | None:
-    try:
-        return base64.b64decode(value, validate=False).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-
-
-def identify(request: Request, state: StandinState, dav: bool = False) -> Caller:
-    """AppAPI auth first (as ``AppAPIAuth`` in the Sabre/login chain), then HTTP basic auth."""
-    app_header = request.headers.get("authorization-app-api")
-    if app_header:
-        appid = request.headers.get("ex-app-id", "")
-        exapp = state.exapps.get(appid)
-        decoded = _b64(app_header)
-        if exapp is not None and decoded is not None and ":" in decoded:
-            user, secret = decoded.split(":", 1)
-            path = request.url.path
-            enabled_ok = dav or exapp.enabled or path.endswith("/apps/app_api/ex-app/state")
-            if secret == exapp.secret and enabled_ok and (user == "" or user in state.users):
-                if state.bruteforce_delay:
-                    state.bruteforce_delay = 0
-                return Caller(user or None, appid)
-        # Nextcloud counts the failure for brute-force protection and carries on as anonymous.
-        state.bruteforce_delay += 200
-        return Caller(None, None, app_api_failed=True)
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("basic "):
-        decoded = _b64(auth[6:].strip())
-        if decoded and ":" in decoded:
-            user, password = decoded.split(":", 1)
-            if state.check_password(user, password):
-                return Caller(user)
-    return Caller(None)
+__all__ = ["Caller", "empty", "forbidden", "identify", "not_found", "ocs", "sabre_error"]

@@ -167,6 +167,7 @@ class StandinState:
         daemon_host: str = "127.0.0.1",
         heartbeat_timeout: float = 60.0,
         init_timeout: float = 120.0,
+        nc_version: int = 29,
     ):
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="nc-standin-"))
@@ -174,6 +175,11 @@ class StandinState:
         self.daemon_host = daemon_host
         self.heartbeat_timeout = heartbeat_timeout
         self.init_timeout = init_timeout
+        if nc_version not in (29, 32):
+            raise ValueError(f"nc_version must be 29 or 32, not {nc_version}")
+        # Which recording to follow where Nextcloud 29.0.6 and 32.0.2 differ (contract README, "Nextcloud 32"):
+        # only session details so far (login cookies, X-User-Id); everything else answers like 29.
+        self.nc_version = nc_version
         self.lock = threading.RLock()
         self.reset()
 
@@ -211,6 +217,7 @@ class StandinState:
             self._row_ids = collections.defaultdict(lambda: itertools.count(1))
             self._notification_ids = itertools.count(1)
             self.bruteforce_delay = 0
+            self.sessions: dict[str, Any] = {}  # session id → _session.Session
             self.faults: list[Fault] = []
             self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=20000)
             self.exapp_calls: list[dict[str, Any]] = []  # what the stand-in (as AppAPI) sent to ExApps
