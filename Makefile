@@ -50,7 +50,7 @@ help:
 	@echo "  make register      OCC='…/occ' APP_SECRET=…: register the running ExApp with AppAPI (manual_install)"
 	@echo "  make unregister    OCC='…/occ'"
 	@echo "  make l10n          compile translationfiles/*/*.po into .mo and l10n/<lang>.js|json"
-	@echo "  make l10n-extract  refresh the .pot from the Python sources and merge it into every .po"
+	@echo "  make l10n-extract  refresh the .pot from the Python and page sources and merge it into every .po"
 	@echo "  make docker        build $(IMAGE):$(VERSION) (needs a Docker engine with BuildKit)"
 	@echo ""
 	@echo "  make bench         benchmarks against the stand-in: P1 P2 P3 P8 E1 [BENCH_ARGS='--only P3']"
@@ -166,6 +166,7 @@ l10n:
 	done
 	$(PYTHON) scripts/l10n.py
 
+# The page's t()/n() strings (src/**/*.ts|vue) come from scripts/l10n_js.py and are merged into the same template.
 # Strings translated elsewhere (the Files action names, which the browser translates) are marked with the
 # no-op N_("…") so that xgettext finds them. A msgid that would vanish from the template stops the target:
 # rerun with FORCE=1 when the string really was removed.
@@ -177,6 +178,10 @@ l10n-extract:
 		--msgid-bugs-address=https://github.com/video-converter-fm/video_converter_fm/issues \
 		--output="$$tmp" || exit 1; \
 	if [ ! -s "$$tmp" ]; then rm -f "$$tmp"; echo "l10n-extract: no _() strings found, $$pot left as it is"; exit 1; fi; \
+	$(PYTHON) scripts/l10n_js.py --output "$$tmp.page" || { rm -f "$$tmp" "$$tmp.page"; exit 1; }; \
+	sed -i 's/charset=CHARSET/charset=UTF-8/' "$$tmp"; \
+	msgcat --use-first --sort-by-file --output-file="$$tmp.all" "$$tmp" "$$tmp.page" || { rm -f "$$tmp" "$$tmp.page"; exit 1; }; \
+	mv "$$tmp.all" "$$tmp"; rm -f "$$tmp.page"; \
 	gone=$$(comm -23 <(grep '^msgid "..*"' "$$pot" | sort) <(grep '^msgid "..*"' "$$tmp" | sort)); \
 	if [ -n "$$gone" ] && [ "$(FORCE)" != 1 ]; then \
 		rm -f "$$tmp"; echo "l10n-extract: these strings are no longer in the sources (FORCE=1 drops them):"; \
