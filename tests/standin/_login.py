@@ -68,7 +68,7 @@ async def login_form(request: Request) -> Response:
         # LoginController::showLoginForm: a logged-in user goes to the default page
         return RedirectResponse(_absolute(request, DASHBOARD), 303, headers=NO_STORE)
     session = caller.session
-    if session is None:
+    if session is None:  # an AppAPI-authenticated request has none
         session = new_session(state)
         caller.cookies += [
             session_cookie(PASSPHRASE_COOKIE, session.passphrase),

@@ -4,8 +4,8 @@ The facts come from the recordings (contract README, "CSRF and which user"; ``br
 ``exapp-to-nextcloud*.jsonl``) and Nextcloud's ``lib/base.php`` / ``OC\\User\\Session``:
 
 - A request without any cookie is answered with the same-site pair (``nc_sameSiteCookielax`` /
-  ``nc_sameSiteCookiestrict``, value ``true``); an authenticated one without a session also gets a new session
-  (``oc_sessionPassphrase`` + ``<instanceid>``).
+  ``nc_sameSiteCookiestrict``, value ``true``); one without a valid session also gets a new session
+  (``oc_sessionPassphrase`` + ``<instanceid>``), anonymous until someone logs in on it.
 - **A valid session cookie wins**: alice's cookies plus ``Authorization: Basic bob`` is alice (recorded for the
   proxy and for OCS ``cloud/user``). A session made by basic auth is as good as one made by the login form — that
   is why a harness sharing one cookie jar between users reads alice's data as "bob" on a real server.
@@ -193,20 +193,18 @@ def authenticate(path: str, headers: dict[str, str], state: StandinState) -> Cal
     if session is not None and session.user is not None:
         # OC::handleLogin is not even tried once the session has a user: other credentials are ignored.
         return Caller(session.user, session=session, via="session", cookies=fresh)
+    if session is None:
+        # base.php starts a session for every request that does not bring a valid one (recorded: even an
+        # anonymous request that ends in a 404 gets the session cookies).
+        session = new_session(state)
+        fresh += [session_cookie(PASSPHRASE_COOKIE, session.passphrase), session_cookie(SESSION_COOKIE, session.id)]
     auth = headers.get("authorization", "")
     if auth.lower().startswith("basic "):
         decoded = _b64(auth[6:].strip())
         if decoded and ":" in decoded:
             user, password = decoded.split(":", 1)
             if state.check_password(user, password):
-                if session is None:
-                    session = new_session(state, user, "basic")
-                    fresh += [
-                        session_cookie(PASSPHRASE_COOKIE, session.passphrase),
-                        session_cookie(SESSION_COOKIE, session.id),
-                    ]
-                else:  # an anonymous session (say, from the login page) now belongs to this user
-                    session.user, session.via = user, "basic"
+                session.user, session.via = user, "basic"
                 return Caller(user, session=session, via="basic", cookies=fresh)
     return Caller(None, session=session, cookies=fresh)
 

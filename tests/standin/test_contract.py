@@ -472,3 +472,166 @@ async def test_nc_py_api_client_sees_the_recorded_outcomes(nc_server):
     with pytest.raises(NextcloudException) as err:
         await wrong.files.download("welcome.txt")
     assert err.value.status_code == 401
+
+
+# ---- sessions: the browser recordings (NC29 and NC32) --------------------------------------------------------------
+SESSION_SECTIONS = (
+    "alice_login_form",
+    "csrf_post_all_browser_cookies_without_requesttoken",
+    "csrf_post_all_browser_cookies_with_requesttoken",
+    "csrf_post_all_browser_cookies_with_wrong_requesttoken",
+    "csrf_post_only_session_cookie_without_samesite_cookies",
+    "csrf_post_only_session_cookie_without_samesite_cookies_with_requesttoken",
+    "csrf_get_only_session_cookie_without_samesite_cookies",
+    "anonymous_post_no_cookies",
+    "precedence_alice_session_cookies_plus_basic_bob",
+    "precedence_alice_session_cookies_plus_basic_bob_no_requesttoken",
+    "basic_bob_only_no_cookies",
+    "ocs_compare_alice_session_cookies_plus_basic_bob",
+)
+BROWSER_RECORDINGS = {29: "browser-to-nextcloud-ui.jsonl", 32: "browser-to-nextcloud-ui-nc32.jsonl"}
+PROBE_ID = "nc_ui_probe"
+# Set by PHP for its own cookie test on some basic-auth answers; the stand-in does not set it (README).
+IGNORED_COOKIES = {"cookie_test"}
+
+
+def load_browser_sections(name: str) -> dict[str, list[dict[str, Any]]]:
+    path = CONTRACT_DIR / name
+    sections: dict[str, list[dict[str, Any]]] = {}
+    if not path.exists():
+        return sections
+    for line in path.read_text().splitlines():
+        item = json.loads(line)
+        if "seq" in item:
+            sections.setdefault(item["section"], []).append(item)
+    return sections
+
+
+def _recorded_instance_id(sections: dict[str, list[dict[str, Any]]]) -> str:
+    """The recorded server's session cookie name (its instance id), read from the login page's cookies."""
+    first = sections["alice_login_form"][0]["response"]["headers"]["Set-Cookie"]
+    names = [c.split("=", 1)[0] for c in first]
+    return next(n for n in names if n.startswith("oc") and n != "oc_sessionPassphrase")
+
+
+def _cookie_names(set_cookie: Any, instance_id: str) -> set[str]:
+    values = set_cookie if isinstance(set_cookie, list) else [set_cookie] if set_cookie else []
+    names = {v.split("=", 1)[0].strip() for v in values}
+    return {INSTANCE_ID if n == instance_id else n for n in names} - IGNORED_COOKIES
+
+
+def _echo_app():
+    """The recording's probe ExApp, as far as these sections need it: ``api/echo`` says who AppAPI sent."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def echo(request: Request) -> JSONResponse:
+        user = base64.b64decode(request.headers["authorization-app-api"]).decode().split(":", 1)[0]
+        cookies = sorted(p.split("=", 1)[0].strip() for p in request.headers.get("cookie", "").split(";") if "=" in p)
+        return JSONResponse(
+            {
+                "user": user,
+                "method": request.method,
+                "requesttoken_header_present": "requesttoken" in request.headers,
+                "cookie_names": cookies,
+                "body_size": len(await request.body()),
+            }
+        )
+
+    return Starlette(routes=[Route("/api/echo", echo, methods=["GET", "POST"])])
+
+
+@pytest.fixture(scope="module")
+def probe_exapp():
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.standin import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_echo_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("nc_version", sorted(BROWSER_RECORDINGS))
+def test_sessions_replay_the_browser_recording(nc_version: int, probe_exapp: int):
+    """Login form, the same-site 302, the session outranking Basic, Basic alone: as recorded on NC29 and NC32."""
+    sections = load_browser_sections(BROWSER_RECORDINGS[nc_version])
+    require(bool(sections), f"no browser recording {BROWSER_RECORDINGS[nc_version]} in {CONTRACT_DIR}")
+    instance_id = _recorded_instance_id(sections)
+    state = StandinState(nc_version=nc_version)
+    routes = [{"url": r"^api\/.*$", "verb": "GET,POST,PUT,DELETE", "access_level": 1, "headers_to_exclude": []}]
+    state.exapps[PROBE_ID] = ExApp(
+        PROBE_ID, "1.0.0", PROBE_ID, "manual_install", "127.0.0.1", probe_exapp, SECRET, routes, enabled=True
+    )
+    problems: list[str] = []
+    with StandinServer(state) as srv, httpx.Client(base_url=srv.url, timeout=30) as alice:
+        token = ""
+        for section in SESSION_SECTIONS:
+            for exchange in sections[section]:
+                rec, rresp = exchange["request"], exchange["response"]
+                headers: dict[str, str] = {}
+                for name, value in rec["headers"].items():
+                    lname = name.lower()
+                    if lname in ("host", "cookie", "content-length", "connection", "origin", "referer"):
+                        continue
+                    if lname == "authorization":
+                        user = re.match(r"Basic base64\(([^:]*):", value).group(1)
+                        value = "Basic " + base64.b64encode(f"{user}:{user}".encode()).decode()
+                    if lname == "requesttoken" and "wrong" not in section:
+                        value = token
+                    headers[name] = value
+                # the browser's cookies by name, with the values alice's jar holds now
+                wanted = re.findall(r"([^=;\s]+)=<REDACTED>", rec["headers"].get("Cookie", ""))
+                jar = {n: alice.cookies.get(INSTANCE_ID if n == instance_id else n) for n in wanted}
+                if jar:
+                    headers["Cookie"] = "; ".join(
+                        f"{INSTANCE_ID if n == instance_id else n}={v}" for n, v in jar.items()
+                    )
+                body = (rec.get("body") or "").replace("<PASSWORD>", "alice").replace("<REQUESTTOKEN>", token)
+                client = alice if section == "alice_login_form" else httpx.Client(base_url=srv.url, timeout=30)
+                got = client.request(rec["method"], rec["path"], headers=headers, content=body.encode() or None)
+                if client is not alice:
+                    client.close()
+                where = f"NC{nc_version} #{exchange['seq']} {section}"
+                if got.status_code != rresp["status"]:
+                    problems.append(f"{where}: status {got.status_code} != recorded {rresp['status']}")
+                rheaders = {k.lower(): v for k, v in rresp["headers"].items()}
+                want = _cookie_names(rheaders.get("set-cookie"), instance_id)
+                have = _cookie_names(got.headers.get_list("set-cookie"), instance_id)
+                if want != have:
+                    problems.append(f"{where}: Set-Cookie names {sorted(have)} != recorded {sorted(want)}")
+                if "location" in rheaders:
+                    rloc = re.sub(r"^https?://[^/]+", "", rheaders["location"])
+                    gloc = re.sub(r"^https?://[^/]+", "", got.headers.get("location", ""))
+                    if rloc != gloc:
+                        problems.append(f"{where}: Location {gloc!r} != recorded {rloc!r}")
+                if rheaders.get("x-user-id") != got.headers.get("x-user-id"):
+                    problems.append(
+                        f"{where}: X-User-Id {got.headers.get('x-user-id')!r} != {rheaders.get('x-user-id')!r}"
+                    )
+                rbody = rresp.get("body") or ""
+                if rbody.startswith("{") and got.status_code == 200:
+                    recorded, answered = json.loads(rbody), got.json()
+                    ruser = recorded.get("user") or recorded["ocs"]["data"]["id"]
+                    guser = answered.get("user") or answered["ocs"]["data"]["id"]
+                    if ruser != guser:
+                        problems.append(f"{where}: served as {guser!r}, recorded {ruser!r}")
+                if rec["path"] == "/index.php/login" and rec["method"] == "GET":
+                    match = re.search(r'data-requesttoken="([^"]+)"', got.text)
+                    token = match.group(1) if match else ""
+                    if not match:
+                        problems.append(f"{where}: no data-requesttoken in the login page")
+    state.close()
+    assert not problems, "\n".join(problems)
