@@ -16,13 +16,26 @@ failures, never about niquests, nc_py_api or asyncio ones::
     │   │   ├── SourceGone              the source file no longer exists
     │   │   ├── PermissionDenied        Nextcloud refused to read or write (403)
     │   │   ├── MediaError              ffmpeg/ffprobe could not decode or encode (carries the stderr tail)
-    │   │   └── UnsupportedInput        no usable stream for the target (e.g. audio-only → MP4)
+    │   │   ├── UnsupportedInput        no usable stream for the target (e.g. audio-only → MP4)
+    │   │   └── QuotaExceeded           the user's Nextcloud storage is full (507 on upload): no retry loop
     │   └── TransientJobError           may work later → retried with backoff
-    │       └── NextcloudUnavailable    5xx, timeouts, connection errors
+    │       ├── NextcloudUnavailable    5xx, timeouts, connection errors
+    │       ├── ScratchFull             the converter's own disk filled up (ENOSPC) mid-download or mid-encode
+    │       └── WaitingForSpace         too little free scratch space to start now: back to the queue after
+    │                                   ``retry_after`` seconds, without spending an attempt
     └── ConfigurationError              bad settings at startup
 """
 
 from __future__ import annotations
+
+import errno
+
+from .i18n import _
+
+#: ``OSError.errno`` values meaning "the disk (or the disk quota) is full".
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DISK_FULL = _("The converter's disk is full")
+QUOTA_FULL = _("Your storage is full: there is not enough free space in your Nextcloud for the converted file")
 
 
 class ConverterError(Exception):
@@ -102,12 +115,34 @@ class UnsupportedInput(PermanentJobError):
     """The file has nothing this target can use."""
 
 
+class QuotaExceeded(PermanentJobError):
+    """Your storage is full."""
+
+
 class TransientJobError(JobError):
     """A failure that may go away when retried."""
 
 
 class NextcloudUnavailable(TransientJobError):
     """Nextcloud could not be reached or answered with a server error."""
+
+
+class ScratchFull(TransientJobError):
+    """The converter's disk is full."""
+
+    @staticmethod
+    def caused(exc: BaseException) -> bool:
+        """Whether ``exc`` is a local write that failed because the disk or its quota is full."""
+        return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+class WaitingForSpace(TransientJobError):
+    """Waiting for free space on the converter's disk."""
+
+    def __init__(self, message: str = "", /, retry_after: float = 60.0, **params: object) -> None:
+        super().__init__(message, **params)
+        # Not a failure of the job: the worker puts it back in the queue without counting an attempt.
+        self.retry_after = retry_after
 
 
 class ConfigurationError(ConverterError):

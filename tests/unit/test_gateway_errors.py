@@ -1,8 +1,18 @@
+import errno
+
 import niquests
 import pytest
 from nc_py_api import NextcloudException
 
-from ex_app.lib.errors import NextcloudUnavailable, PermanentJobError, PermissionDenied, SourceGone
+from ex_app.lib.errors import (
+    NextcloudUnavailable,
+    PermanentJobError,
+    PermissionDenied,
+    QuotaExceeded,
+    ScratchFull,
+    SourceGone,
+    TransientJobError,
+)
 from ex_app.lib.nextcloud import candidate_names, mapped_errors
 
 
@@ -14,7 +24,6 @@ from ex_app.lib.nextcloud import candidate_names, mapped_errors
         (NextcloudException(503, "Service Unavailable"), NextcloudUnavailable),
         (NextcloudException(500, "Internal Server Error"), NextcloudUnavailable),
         (NextcloudException(429, "Too Many Requests"), NextcloudUnavailable),
-        (NextcloudException(507, "Insufficient Storage"), PermanentJobError),
         (NextcloudException(400, "Bad Request"), PermanentJobError),
         (niquests.exceptions.ConnectionError("refused"), NextcloudUnavailable),
         (niquests.exceptions.ReadTimeout("slow"), NextcloudUnavailable),
@@ -25,6 +34,21 @@ def test_nextcloud_failures_map_to_our_errors(raised, expected):
         raise raised
     assert caught.value.user_message.startswith("downloading the source")
     assert type(caught.value) is expected or expected is PermanentJobError
+
+
+def test_insufficient_storage_is_the_users_full_quota_and_is_not_retried():
+    with pytest.raises(QuotaExceeded) as caught, mapped_errors("uploading the result"):
+        raise NextcloudException(507, "Insufficient Storage")
+    assert isinstance(caught.value, PermanentJobError)
+    assert caught.value.user_message.startswith("Your storage is full")
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_local_disk_while_downloading_is_scratch_full_not_an_outage(code: int):
+    with pytest.raises(ScratchFull) as caught, mapped_errors("downloading the source"):
+        raise OSError(code, "No space left on device")
+    assert isinstance(caught.value, TransientJobError)
+    assert caught.value.user_message == "The converter's disk is full"
 
 
 def test_not_found_can_say_what_is_missing():

@@ -1,8 +1,9 @@
 """The one place that talks to Nextcloud on behalf of a user.
 
 nc_py_api and niquests exceptions stop here and become ours (see errors.py): 404 → SourceGone, 403 →
-PermissionDenied, 5xx / timeouts / connection errors → NextcloudUnavailable (retried by the worker), anything
-else → a PermanentJobError with a message a person can read.
+PermissionDenied, 507 (the user's quota) → QuotaExceeded (not retried), 5xx / timeouts / connection errors →
+NextcloudUnavailable (retried by the worker), anything else → a PermanentJobError with a message a person can
+read. A download that fills the converter's own disk (ENOSPC) is ScratchFull, not a Nextcloud problem.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from nc_py_api import AsyncNextcloudApp, NextcloudException
 from nc_py_api.files import FsNode
 
 from ..errors import (
+    DISK_FULL,
+    QUOTA_FULL,
     JobError,
     NextcloudUnavailable,
     PermanentJobError,
     PermissionDenied,
+    QuotaExceeded,
+    ScratchFull,
     SourceGone,
 )
 
@@ -95,6 +100,7 @@ class _Head:
 
 
 def _is_transient_status(code: int) -> bool:
+    # 507 Insufficient Storage is the user's quota: it will not go away by itself, so retrying only loops.
     return code in (408, 425, 429) or (500 <= code <= 599 and code != 507)
 
 
@@ -112,11 +118,14 @@ def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -
         if code in (401, 403):
             raise PermissionDenied(f"{what}: Nextcloud refused access ({code})") from exc
         if code == 507:
-            raise PermanentJobError(f"{what}: not enough free space in your Nextcloud") from exc
+            raise QuotaExceeded(QUOTA_FULL) from exc
         if _is_transient_status(code):
             raise NextcloudUnavailable(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
         raise PermanentJobError(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
-    except (niquests.exceptions.ConnectionError, niquests.exceptions.Timeout, TimeoutError, OSError) as exc:
+    except OSError as exc:  # niquests' ConnectionError and Timeout are OSErrors too
+        if ScratchFull.caused(exc):
+            # Our own disk, while writing what Nextcloud sent (a socket never fails with ENOSPC).
+            raise ScratchFull(DISK_FULL) from exc
         raise NextcloudUnavailable(f"{what}: Nextcloud could not be reached ({type(exc).__name__})") from exc
     except niquests.exceptions.RequestException as exc:
         raise NextcloudUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
