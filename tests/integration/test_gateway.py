@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ex_app.lib.errors import SourceGone
+from ex_app.lib.errors import ScratchFull, SourceGone
 from ex_app.lib.nextcloud import NextcloudGateway
 
 from .harness import APP_ID, ExAppProcess, NextcloudTarget
@@ -76,3 +76,15 @@ async def test_download_streams_the_exact_bytes(nextcloud: NextcloudTarget, as_e
 
     assert remote.path == f"{folder}/v.mp4" and remote.size == len(payload)
     assert (tmp_path / "v.mp4").read_bytes() == payload
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write: ENOSPC)")
+async def test_a_download_onto_a_full_disk_is_scratch_full(nextcloud: NextcloudTarget, as_exapp: None):
+    folder = new_folder(nextcloud, "alice")
+    nextcloud.upload("alice", f"{folder}/v.mp4", b"\0" * 300_000)
+    gateway = NextcloudGateway(nextcloud.alice.name)
+    remote = await gateway.resolve(nextcloud.file_id("alice", f"{folder}/v.mp4"))
+
+    # Writing into /dev/full fails with ENOSPC, as a full scratch disk does: our disk, not a Nextcloud outage.
+    with pytest.raises(ScratchFull, match="The converter's disk is full"):
+        await gateway.download(remote, Path("/dev/full"))

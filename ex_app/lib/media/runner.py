@@ -12,12 +12,16 @@ from subprocess import DEVNULL, PIPE
 
 import anyio
 
-from ..errors import MediaError
+from ..errors import DISK_FULL, MediaError, ScratchFull
 from ._process import TERMINATE_GRACE, stop_process
 from ._stderr import LineBuffer, StderrTail, explain_failure
 from .progress import ProgressParser
 
 OnProgress = Callable[[float], Awaitable[None]]
+
+#: strerror(ENOSPC) and strerror(EDQUOT) as ffmpeg prints them ("av_interleaved_write_frame(): No space left on
+#: device", "Error writing trailer of …: No space left on device").
+DISK_FULL_MARKERS = ("No space left on device", "Disk quota exceeded")
 
 
 class _Throttle:
@@ -93,8 +97,13 @@ async def run_ffmpeg(
         await stop_process(process, terminate_grace)
     if callback_error is not None:
         raise callback_error
+    tail.close()
+    if any(marker in line for line in tail.lines for marker in DISK_FULL_MARKERS):
+        # The output did not fit on our disk: nothing is wrong with the video, so not a MediaError (permanent)
+        # but ScratchFull, retried once there is space. Checked whatever the exit code: ffmpeg 5.1 exits 0 when
+        # only its trailer could not be written ("Error writing trailer of …: No space left on device").
+        raise ScratchFull(DISK_FULL)
     if returncode != 0:
-        tail.close()
         raise MediaError(
             explain_failure(tail.lines, paths=_paths(cmd), returncode=returncode),
             tail.text,

@@ -11,7 +11,7 @@ import anyio
 import psutil
 import pytest
 
-from ex_app.lib.errors import MediaError, UnsupportedInput
+from ex_app.lib.errors import MediaError, ScratchFull, UnsupportedInput
 from ex_app.lib.media import (
     TARGETS,
     JobOptions,
@@ -147,6 +147,22 @@ async def test_ffmpeg_failure_carries_a_readable_message_and_the_stderr_tail(
         await run_ffmpeg(cmd, duration=info.duration, on_progress=None)
     assert "incomplete" in caught.value.user_message
     assert "moov atom not found" in caught.value.stderr_tail
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write: ENOSPC)")
+@pytest.mark.parametrize("target", ["mkv", "mp4"])
+async def test_a_full_disk_is_scratch_full_not_a_broken_video(
+    samples: dict[str, Path], ffmpeg_bin: str, tmp_path: Path, target: str
+) -> None:
+    # The output path leads to /dev/full, where every write fails with ENOSPC as on a full disk. ffmpeg 5.1 exits
+    # 0 when only the Matroska trailer fails, so the runner must read stderr, not only the exit code.
+    output = tmp_path / f"out.{target}"
+    output.symlink_to("/dev/full")
+    info = await probe(samples["av"])
+    cmd = build_command(get_target(target), info, samples["av"], output, ffmpeg=ffmpeg_bin)
+    with pytest.raises(ScratchFull) as caught:
+        await run_ffmpeg(cmd, duration=info.duration, on_progress=None)
+    assert caught.value.user_message == "The converter's disk is full"
 
 
 async def test_missing_binaries_are_media_errors(samples: dict[str, Path], tmp_path: Path) -> None:
