@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(10.0, ge=0, le=3600, description="first retry delay; doubles per attempt")
     retention_days: float = Field(7.0, gt=0, description="finished jobs older than this are deleted")
     cleanup_interval_seconds: float = Field(3600.0, gt=0, description="how often old jobs and scratch are removed")
+    scratch_reserve_mb: int = Field(
+        100, ge=0, description="scratch space kept free beyond a job's source and expected output"
+    )
+    scratch_wait_seconds: float = Field(
+        60.0, gt=0, le=3600, description="how long a job waits for scratch space before it looks again"
+    )
     ffmpeg_path: str = Field("ffmpeg")
     ffprobe_path: str = Field("ffprobe")
     ffmpeg_threads: int = Field(0, ge=0, le=64, description="0 lets ffmpeg choose")

@@ -1,4 +1,4 @@
-from ex_app.lib.errors import MediaError, NextcloudUnavailable, SourceGone
+from ex_app.lib.errors import MediaError, NextcloudUnavailable, ScratchFull, SourceGone, WaitingForSpace
 from ex_app.lib.worker.retry import UNEXPECTED, RetryPolicy
 
 POLICY = RetryPolicy(max_attempts=3, base_delay=10, max_delay=25)
@@ -27,3 +27,15 @@ def test_permanent_errors_fail_at_once_with_their_message():
 def test_unexpected_errors_fail_without_leaking_a_traceback():
     decision = POLICY.decide(0, KeyError("boom"))
     assert (decision.retry, decision.message) == (False, UNEXPECTED)
+
+
+def test_waiting_for_disk_space_is_not_an_attempt_and_never_gives_up():
+    decision = POLICY.decide(2, WaitingForSpace("Waiting for free space on the converter's disk", retry_after=42))
+    assert (decision.retry, decision.delay, decision.counted) == (True, 42, False)
+    assert decision.message == "Waiting for free space on the converter's disk"
+
+
+def test_a_full_disk_mid_job_is_a_counted_temporary_failure():
+    decision = POLICY.decide(0, ScratchFull("The converter's disk is full"))
+    assert (decision.retry, decision.counted, decision.message) == (True, True, "The converter's disk is full")
+    assert POLICY.decide(2, ScratchFull("The converter's disk is full")).retry is False

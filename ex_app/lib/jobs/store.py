@@ -314,15 +314,22 @@ class JobStore:
         return await self._release(job_id, worker_id, values)
 
     async def requeue(
-        self, job_id: int, worker_id: str, message: str, delay_seconds: float, *, now: datetime | None = None
+        self,
+        job_id: int,
+        worker_id: str,
+        message: str,
+        delay_seconds: float,
+        *,
+        count_attempt: bool = True,
+        now: datetime | None = None,
     ) -> JobRecord | None:
         """Put the job back in the queue after a transient failure, claimable again ``delay_seconds`` from
-        now; ``retry_count`` goes up by one and ``error_message`` keeps ``message``. ``None`` if
-        ``worker_id`` no longer holds it."""
+        now; ``retry_count`` goes up by one (unless ``count_attempt`` is false: the job only waits, e.g. for
+        disk space) and ``error_message`` keeps ``message``. ``None`` if ``worker_id`` no longer holds it."""
         now = _now(now)
         values = {
             "status": JobStatus.PENDING.value,
-            "retry_count": J.retry_count + 1,
+            "retry_count": J.retry_count + (1 if count_attempt else 0),
             "not_before": now + timedelta(seconds=max(0.0, delay_seconds)),
             "started_at": None,
             "progress": 0.0,

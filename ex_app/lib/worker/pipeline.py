@@ -1,7 +1,9 @@
 """One job, start to finish: resolve → download → probe → ffmpeg → upload. No database access here.
 
 The worker owns the job's state; this module only turns a job into an output file in Nextcloud, or raises one
-of our errors. Scratch files live in ``<scratch>/job-<id>/`` and are removed whatever happens.
+of our errors. Scratch files live in ``<scratch>/job-<id>/`` and are removed whatever happens. Before the
+download the job takes its room on the scratch disk (:class:`.space.ScratchSpace`): not enough free space
+sends it back to the queue for a while, a disk that fills up anyway fails it as ``ScratchFull`` (retried).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import anyio
 
 from ..admin_settings import AdminSettings
-from ..errors import PermanentJobError
+from ..errors import DISK_FULL, PermanentJobError, ScratchFull
 from ..jobs import JobRecord
 from ..media import (
     JobOptions,
@@ -31,6 +33,7 @@ from ..media import (
 )
 from ..nextcloud import NextcloudGateway, RemoteFile
 from ..settings import Settings
+from .space import ScratchSpace
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ async def convert(
     settings: Settings,
     limits: AdminSettings,
     on_progress: Callable[[float], Awaitable[None]],
+    space: ScratchSpace | None = None,
 ) -> Converted:
     """Convert ``job``'s source and upload the result next to it, under a name that overwrites nothing."""
     target = get_target(job.target)
@@ -83,8 +87,10 @@ async def convert(
     check_size(source.size, limits)
     work = scratch_dir(settings, job.id)
     await remove_scratch(work)  # a previous attempt killed mid-way may have left files
-    await anyio.Path(work).mkdir(parents=True, exist_ok=True)
     try:
+        if space is not None:
+            await space.hold(job.id, work, target, source.size)
+        await anyio.Path(work).mkdir(parents=True, exist_ok=True)
         local_source = work / ("source" + (PurePosixPath(source.name).suffix or ".bin"))
         await gateway.download(source, local_source)
         # Probe first: a file without a usable stream fails here, with a clear message, before any encoding.
@@ -106,5 +112,11 @@ async def convert(
             local_output, source.folder, output_stem(target, source.name), extension, mtime=source.mtime
         )
         return Converted(source=source, output=output, notes=plan.notes)
+    except OSError as exc:
+        if ScratchFull.caused(exc):
+            raise ScratchFull(DISK_FULL) from exc
+        raise
     finally:
+        if space is not None:
+            space.release(job.id)
         await remove_scratch(work)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConverterError, TransientJobError
+from ..errors import ConverterError, TransientJobError, WaitingForSpace
 
 UNEXPECTED = "The conversion failed because of an unexpected error; the administrator can find details in the log."
 
@@ -14,6 +14,8 @@ class Decision:
     retry: bool
     delay: float
     message: str
+    counted: bool = True
+    """Whether this try counts as an attempt (waiting for disk space does not)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class RetryPolicy:
 
     def decide(self, retry_count: int, error: BaseException) -> Decision:
         message = error.user_message if isinstance(error, ConverterError) else UNEXPECTED
+        if isinstance(error, WaitingForSpace):
+            # Nothing went wrong with the job; it waits its turn, however often, while smaller jobs run.
+            return Decision(retry=True, delay=error.retry_after, message=message, counted=False)
         if isinstance(error, TransientJobError) and retry_count + 1 < self.max_attempts:
             delay = min(self.max_delay, self.base_delay * 2**retry_count)
             return Decision(retry=True, delay=delay, message=message)

@@ -29,6 +29,7 @@ from ..ops.cleanup import cleanup
 from ..settings import Settings
 from .pipeline import Converted, convert
 from .retry import RetryPolicy
+from .space import MIB, ScratchSpace
 
 log = logging.getLogger("video_converter_fm.worker")
 
@@ -67,6 +68,7 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds)
         self.running: set[int] = set()
+        self.space = ScratchSpace(settings.scratch, settings.scratch_reserve_mb * MIB, settings.scratch_wait_seconds)
         self._wake = anyio.Event()
         # A CapacityLimiter, not a Semaphore: the admin may change the number of slots while jobs run.
         self.slots = anyio.CapacityLimiter(self.live.current.concurrency)
@@ -220,7 +222,7 @@ class Worker:
 
             async def work() -> None:
                 try:
-                    run.result = await convert(job, gateway, self.settings, self.live.current, report)
+                    run.result = await convert(job, gateway, self.settings, self.live.current, report, self.space)
                 except ConverterError as exc:
                     run.error = exc
                 except Exception as exc:
@@ -256,7 +258,9 @@ class Worker:
     async def _failed(self, job: JobRecord, gateway: NextcloudGateway, error: BaseException) -> None:
         decision = self.policy.decide(job.retry_count, error)
         if decision.retry:
-            await self.store.requeue(job.id, self.worker_id, decision.message, decision.delay)
+            await self.store.requeue(
+                job.id, self.worker_id, decision.message, decision.delay, count_attempt=decision.counted
+            )
             log.warning("Job #%d will be retried in %.0f s: %s", job.id, decision.delay, decision.message)
             return
         if await self.store.fail(job.id, self.worker_id, decision.message) is None:

@@ -310,6 +310,17 @@ async def test_requeue_puts_the_job_back_with_backoff_and_one_more_retry(store: 
     assert back.lease_owner is back.lease_expires_at is back.started_at is None
 
 
+async def test_requeue_without_counting_an_attempt_waits_but_keeps_the_retry_count(store: JobStore) -> None:
+    job = await job_in(store, JobStatus.PROCESSING)
+    back = await store.requeue(job.id, "w1", "Waiting for free space", 60, count_attempt=False, now=T0)
+    assert back is not None and back.status is JobStatus.PENDING
+    assert (back.retry_count, back.error_message, back.not_before) == (
+        0,
+        "Waiting for free space",
+        T0 + timedelta(seconds=60),
+    )
+
+
 async def test_release_hands_the_job_back_claimable_at_once_without_counting_an_attempt(store: JobStore) -> None:
     job = await job_in(store, JobStatus.PROCESSING)
     back = await store.release(job.id, "w1", now=T0)
