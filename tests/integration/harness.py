@@ -82,6 +82,10 @@ class Faults:
         """Every request the stand-in received (method, path, query, status, user, headers, fault)."""
         return self._client.get("/__standin__/requests", params={"since": since}).json()["requests"]
 
+    def uploads(self) -> list[dict[str, str]]:
+        """Chunked-upload folders that exist now (user, name): an aborted upload must not leave one behind."""
+        return self._client.get("/__standin__/uploads").json()["uploads"]
+
     def exapp_calls(self) -> list[dict[str, Any]]:
         """What the stand-in (as AppAPI) sent to ExApps: lifecycle calls and proxied requests."""
         return self._client.get("/__standin__/exapp-calls").json()["calls"]

@@ -43,6 +43,9 @@ DAV_METHODS = [
     "POST",
 ]
 CONTROL = "/__standin__"
+# Sabre exception bodies of injected statuses: 503 as in maintenance, 507 as when the user's quota is used up
+# (Nextcloud's QuotaPlugin throws InsufficientStorage on PUT and on the chunked upload's final MOVE).
+FAULT_BODIES = {503: "ServiceUnavailable", 507: "InsufficientStorage"}
 
 
 class DroppedConnection(Exception):
@@ -95,8 +98,8 @@ class LogAndFaults:
             entry["fault"] = fault.kind
             if fault.kind == "status":
                 response = (
-                    sabre_error("ServiceUnavailable", "Injected by the stand-in")
-                    if fault.status == 503
+                    sabre_error(FAULT_BODIES[fault.status], "Injected by the stand-in")
+                    if fault.status in FAULT_BODIES
                     else Response(b"", fault.status)
                 )
                 response.status_code = fault.status
@@ -168,6 +171,14 @@ async def control_faults(request: Request) -> Response:
     return JSONResponse({"faults": [dataclasses.asdict(f) for f in state.faults if f.count > 0]})
 
 
+async def control_uploads(request: Request) -> Response:
+    """Chunked-upload folders that exist now (``/remote.php/dav/uploads/<user>/<name>``): leftovers show here."""
+    state: StandinState = request.app.state.standin
+    with state.lock:
+        uploads = [{"user": user, "name": name} for (user, name) in sorted(state.uploads)]
+    return JSONResponse({"uploads": uploads})
+
+
 async def control_requests(request: Request) -> Response:
     state: StandinState = request.app.state.standin
     if request.method == "DELETE":
@@ -226,6 +237,7 @@ CONTROL_ROUTES = [
     Route("/readonly", control_readonly, methods=["POST"]),
     Route("/faults", control_faults, methods=["GET", "POST", "DELETE"]),
     Route("/requests", control_requests, methods=["GET", "DELETE"]),
+    Route("/uploads", control_uploads),
     Route("/exapp-calls", control_exapp_calls, methods=["GET", "DELETE"]),
     Route("/exapps", control_exapps),
     Route("/nextcloud-log", control_nextcloud_log),

@@ -64,6 +64,7 @@ SABRE_STATUS = {
     "Conflict": 409,
     "NotAuthenticated": 401,
     "ServiceUnavailable": 503,
+    "InsufficientStorage": 507,
     "BadRequest": 400,
     "NotImplemented": 501,
 }

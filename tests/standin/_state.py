@@ -300,8 +300,13 @@ class StandinState:
         return PERM_OWN_FOLDER if node.is_dir else PERM_OWN_FILE
 
     def writable(self, user: str, folder_path: str) -> bool:
-        """May new children be created in (or removed from) this folder?"""
-        return self.share_root(user, folder_path) is None
+        """May new children be created in (or removed from) this folder?
+
+        Read from the permissions the folder reports (``C``, create), as Nextcloud's own checks follow the
+        same permission bits: a client that checks ``oc:permissions`` first sees the refusal coming.
+        """
+        node = self.nodes.get((user, norm(folder_path)))
+        return node is not None and node.is_dir and "C" in self.permissions(node)
 
     def touch_parents(self, user: str, path: str) -> None:
         """New etag and mtime for every folder above ``path``, as Nextcloud's propagator does."""

@@ -48,6 +48,40 @@ def test_readonly_folder_refuses_writes_with_sabre_forbidden(srv, alice):
     assert response.status_code == 403 and "Sabre\\DAV\\Exception\\Forbidden" in response.text
 
 
+def test_a_readonly_share_reports_no_create_permission_as_nextcloud_does(srv, alice):
+    srv.state.mark_readonly_share("alice", "ro_perm")
+    srv.state.put_bytes("alice", "ro_perm/inside/clip.mp4", b"x")
+    body = (
+        '<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><oc:permissions/></d:prop></d:propfind>'
+    )
+
+    def permissions(path: str) -> str:
+        response = alice.request(
+            "PROPFIND", f"/remote.php/dav/files/alice/{path}", content=body, headers={"Depth": "0"}
+        )
+        return response.text.split("<oc:permissions>")[1].split("<")[0]
+
+    # Recorded for a folder shared read-only: SGD (no C, no K); what is below it cannot be created into either.
+    assert (permissions(""), permissions("ro_perm"), permissions("ro_perm/inside")) == ("RGDNVCK", "SGD", "SG")
+    assert alice.request("MKCOL", "/remote.php/dav/files/alice/ro_perm/new").status_code == 403
+
+
+def test_a_507_fault_answers_sabre_insufficient_storage_and_uploads_are_listed(srv, alice):
+    dest = {"Destination": f"{srv.url}/remote.php/dav/files/alice/quota.mp4"}
+    assert alice.request("MKCOL", "/remote.php/dav/uploads/alice/up507", headers=dest).status_code == 201
+    assert alice.put("/remote.php/dav/uploads/alice/up507/0", content=b"new", headers=dest).status_code == 201
+    assert {"user": "alice", "name": "up507"} in httpx.get(f"{srv.url}/__standin__/uploads").json()["uploads"]
+    fault = {"kind": "status", "status": 507, "method": "MOVE", "path_prefix": "/remote.php/dav/uploads"}
+    httpx.post(f"{srv.url}/__standin__/faults", json=fault)
+
+    moved = alice.request("MOVE", "/remote.php/dav/uploads/alice/up507/.file", headers=dest)
+
+    assert moved.status_code == 507 and "Sabre\\DAV\\Exception\\InsufficientStorage" in moved.text
+    assert alice.get("/remote.php/dav/files/alice/quota.mp4").status_code == 404
+    assert alice.delete("/remote.php/dav/uploads/alice/up507").status_code == 204
+    assert {"user": "alice", "name": "up507"} not in httpx.get(f"{srv.url}/__standin__/uploads").json()["uploads"]
+
+
 def test_injected_faults_hit_the_next_matching_requests_only(srv, alice):
     alice.put("/remote.php/dav/files/alice/f.bin", content=b"f")
     httpx.post(f"{srv.url}/__standin__/faults", json={"kind": "status", "count": 1, "method": "GET"})
