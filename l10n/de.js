@@ -90,10 +90,12 @@ OC.L10N.register(
     "The conversion could not be retried.": "Die Umwandlung konnte nicht wiederholt werden.",
     "The conversion service did not answer.": "Der Umwandlungsdienst hat nicht geantwortet.",
     "The conversions could not be started.": "Die Umwandlungen konnten nicht gestartet werden.",
+    "The converter's disk is full": "Der Speicher des Umwandlungsdienstes ist voll",
     "The file is larger than the {limit} MB limit set by your administrator": "Die Datei ist größer als die von Ihrer Administration festgelegte Grenze von {limit} MB",
     "The format's default": "Standard des Formats",
     "The selected files could not be read.": "Die ausgewählten Dateien konnten nicht gelesen werden.",
     "The video is longer than the {limit}-minute limit set by your administrator": "Das Video ist länger als die von Ihrer Administration festgelegte Grenze von {limit} Minuten",
+    "The video is too large for the converter's disk: it needs about {needed} MB of working space and the disk holds {total} MB. Ask your administrator for more space.": "Das Video ist zu groß für den Speicher des Umwandlungsdienstes: Es braucht etwa {needed} MB Arbeitsspeicherplatz, der Speicher fasst {total} MB. Bitten Sie Ihre Administration um mehr Platz.",
     "These files cannot be converted": "Diese Dateien können nicht umgewandelt werden",
     "This file cannot be converted into {target} ({mime})": "Diese Datei kann nicht in {target} umgewandelt werden ({mime})",
     "This file does not exist, or you have no access to it": "Diese Datei existiert nicht, oder Sie haben keinen Zugriff darauf",
@@ -103,8 +105,10 @@ OC.L10N.register(
     "Video": "Video",
     "Video converter": "Videokonverter",
     "Waiting": "Wartend",
+    "Waiting for free space on the converter's disk": "Wartet auf freien Platz im Speicher des Umwandlungsdienstes",
     "Which entries users see in the Files menu.": "Welche Einträge im Dateien-Menü erscheinen.",
     "You already have {count} unfinished conversions (the limit is {limit})": "Sie haben bereits {count} unfertige Umwandlungen (die Grenze liegt bei {limit})",
+    "Your storage is full: there is not enough free space in your Nextcloud for the converted file": "Ihr Speicherplatz ist voll: In Ihrer Nextcloud ist nicht genug Platz für die umgewandelte Datei",
     "_%n conversion started._::_%n conversions started._": [
         "%n Umwandlung gestartet.",
         "%n Umwandlungen gestartet."

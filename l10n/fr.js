@@ -90,10 +90,12 @@ OC.L10N.register(
     "The conversion could not be retried.": "La conversion n’a pas pu être relancée.",
     "The conversion service did not answer.": "Le service de conversion n’a pas répondu.",
     "The conversions could not be started.": "Les conversions n’ont pas pu être lancées.",
+    "The converter's disk is full": "Le disque du convertisseur est plein",
     "The file is larger than the {limit} MB limit set by your administrator": "Le fichier dépasse la limite de {limit} Mo fixée par votre administrateur",
     "The format's default": "Valeur par défaut du format",
     "The selected files could not be read.": "Les fichiers sélectionnés n’ont pas pu être lus.",
     "The video is longer than the {limit}-minute limit set by your administrator": "La vidéo dépasse la durée limite de {limit} minutes fixée par votre administrateur",
+    "The video is too large for the converter's disk: it needs about {needed} MB of working space and the disk holds {total} MB. Ask your administrator for more space.": "La vidéo est trop volumineuse pour le disque du convertisseur : elle demande environ {needed} Mo d'espace de travail et le disque en contient {total} Mo. Demandez plus d'espace à votre administrateur.",
     "These files cannot be converted": "Ces fichiers ne peuvent pas être convertis",
     "This file cannot be converted into {target} ({mime})": "Ce fichier ne peut pas être converti en {target} ({mime})",
     "This file does not exist, or you have no access to it": "Ce fichier n'existe pas, ou vous n'y avez pas accès",
@@ -103,8 +105,10 @@ OC.L10N.register(
     "Video": "Vidéo",
     "Video converter": "Convertisseur vidéo",
     "Waiting": "En attente",
+    "Waiting for free space on the converter's disk": "En attente d'espace libre sur le disque du convertisseur",
     "Which entries users see in the Files menu.": "Les entrées que les utilisateurs voient dans le menu de Fichiers.",
     "You already have {count} unfinished conversions (the limit is {limit})": "Vous avez déjà {count} conversions non terminées (la limite est de {limit})",
+    "Your storage is full: there is not enough free space in your Nextcloud for the converted file": "Votre espace de stockage est plein : il n'y a pas assez de place libre dans votre Nextcloud pour le fichier converti",
     "_%n conversion started._::_%n conversions started._": [
         "%n conversion lancée.",
         "%n conversions lancées."
