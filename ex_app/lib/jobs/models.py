@@ -83,15 +83,22 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        # The claim query: pending jobs whose not_before has passed, oldest first.
-        Index("ix_jobs_claim", "status", "not_before", "created_at"),
+        # The fair-share claim (store.JobStore.claim): the users with pending jobs, each user's running count
+        # and the head of each user's queue are index seeks here, never scans, however long the queue.
+        Index("ix_jobs_queue", "status", "user_id", "queue_at", "id"),
+        # ... and how long each user's oldest pending job has waited (not_before included: the claim skips
+        # jobs waiting out a retry delay without reading the table).
+        Index("ix_jobs_waiting", "status", "user_id", "created_at", "not_before"),
+        # One user's page of jobs, newest first (GET /api/jobs).
+        Index("ix_jobs_user_created", "user_id", "created_at", "id"),
         # Without AUTOINCREMENT SQLite may hand a deleted job's id to a new job; ids name scratch directories
         # and appear in notifications, so they must never be reused.
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Indexed by ix_jobs_user_created (user_id is its first column).
+    user_id: Mapped[str] = mapped_column(String(64))
     # Nextcloud's filecache ids are 64-bit.
     file_id: Mapped[int] = mapped_column(BigInteger)
     source_path: Mapped[str] = mapped_column(Text)
@@ -101,6 +108,9 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default=JobStatus.PENDING.value)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the job stands in its owner's queue: created_at, less a head start for small jobs (see
+    # store.SMALL_JOB_HEAD_START), so a quick job does not wait behind its owner's long transcodes.
+    queue_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -26,6 +26,8 @@ class NewJob:
     source_etag: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     language: str = "en"
+    #: A quick job (see :func:`ex_app.lib.enqueue.is_small`): it gets a head start in its owner's queue.
+    small: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class JobRecord:
     status: JobStatus
     progress: float
     created_at: datetime
+    #: The job's place in its owner's queue: ``created_at``, earlier for a small job.
+    queue_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime

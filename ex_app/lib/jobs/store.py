@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 import anyio
-from sqlalchemy import ColumnElement, String, and_, cast, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, and_, cast, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,6 +34,16 @@ W = workers_table.c
 _FINISHED_VALUES = sorted(status.value for status in FINISHED)
 _ACTIVE_VALUES = sorted(status.value for status in ACTIVE)
 _RETRYABLE_VALUES = [JobStatus.FAILED.value, JobStatus.CANCELLED.value]
+_PENDING = JobStatus.PENDING.value
+_PROCESSING = JobStatus.PROCESSING.value
+
+#: How far ahead of its owner's other jobs a small job is queued (see ``enqueue.is_small``): it overtakes the
+#: long transcodes its owner queued up to this long before it, never older ones — so however many small jobs
+#: a user adds, none of their long jobs waits more than this longer than it would have.
+SMALL_JOB_HEAD_START = timedelta(hours=1)
+
+# First key of the PostgreSQL advisory locks a claim takes per user (the second is a hash of the user id).
+_CLAIM_LOCK_SPACE = 0x76636663  # "vcfc"
 
 #: Written into ``error_message`` when a worker died and the job goes back to the queue.
 INTERRUPTED_MESSAGE = "The conversion was interrupted; it will be tried again."
@@ -45,6 +55,12 @@ def _now(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now!r}: pass an aware datetime (UTC)")
     return now.astimezone(UTC)
+
+
+def _user_lock(user_id: str, *, wait: bool) -> Select[tuple[Any]]:
+    """PostgreSQL: take ``user_id``'s claim lock until the transaction ends (``wait=False``: only if free)."""
+    lock = func.pg_advisory_xact_lock if wait else func.pg_try_advisory_xact_lock
+    return select(lock(_CLAIM_LOCK_SPACE, func.hashtext(user_id)))
 
 
 def _clamp_progress(progress: float) -> float:
@@ -124,6 +140,7 @@ class JobStore:
                 "status": JobStatus.PENDING.value,
                 "progress": 0.0,
                 "created_at": now,
+                "queue_at": now - SMALL_JOB_HEAD_START if job.small else now,
                 "updated_at": now,
                 "retry_count": 0,
                 "language": job.language,
@@ -217,40 +234,144 @@ class JobStore:
 
     # -- the worker's side ---------------------------------------------------------------------------------
 
-    async def claim(self, worker_id: str, lease_seconds: float, *, now: datetime | None = None) -> JobRecord | None:
-        """Take the oldest pending job that may run now, or ``None`` if there is none.
+    async def claim(
+        self,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        max_running_per_user: int | None = None,
+        now: datetime | None = None,
+    ) -> JobRecord | None:
+        """Take the next job that may run now, sharing the workers fairly between users; ``None`` if there
+        is none.
+
+        Among the jobs that may run now (pending, ``not_before`` passed) whose owner has fewer than
+        ``max_running_per_user`` jobs processing (no cap when ``None`` or 0), the claim picks the user with the
+        fewest jobs processing; on a tie, the one whose oldest such job has waited longest (then by user id).
+        Within that user's queue the job with the earliest ``queue_at`` goes first — oldest first, small jobs
+        with a head start (:data:`SMALL_JOB_HEAD_START`).
 
         The job becomes ``processing`` under a lease held by ``worker_id`` until ``now + lease_seconds``.
-        However many workers in however many processes claim at once, each job goes to exactly one of them.
+        However many workers in however many processes claim at once, each job goes to exactly one of them,
+        and no user ever has more than ``max_running_per_user`` jobs processing.
         """
         now = _now(now)
-        candidate = (
-            select(J.id)
-            .where(J.status == JobStatus.PENDING.value, or_(J.not_before.is_(None), J.not_before <= now))
-            .order_by(J.created_at, J.id)
+        cap = max_running_per_user or None
+        values = {
+            "status": JobStatus.PROCESSING.value,
+            "lease_owner": worker_id,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            "started_at": now,
+            "progress": 0.0,
+            "error_message": None,
+            "updated_at": now,
+        }
+        if self._dialect != "postgresql":
+            # SQLite: one statement, inside a transaction that holds the database's write lock from the start
+            # (BEGIN IMMEDIATE), so choosing the user and taking the job is atomic and the cap exact.
+            first_user = self._fair_order(now, cap).limit(1).scalar_subquery()
+            async with self._writing() as conn:
+                row = (await conn.execute(self._claim_for(first_user, now, None, values))).mappings().first()
+            return JobRecord.from_row(row) if row is not None else None
+        # PostgreSQL: claimers run side by side. Each claims for a user only while holding that user's advisory
+        # lock, and re-counts the user's running jobs under it (READ COMMITTED: a statement sees every claim
+        # committed before it), so two claimers can never both take a user's last free place. A claimer that
+        # finds a user's lock taken tries the next user instead of queueing, and waits for a lock only when
+        # every user with work is being claimed for at that moment.
+        contended: builtins.list[str] = []
+        async with self._writing() as conn:
+            for user_id in (await conn.execute(self._fair_order(now, cap))).scalars().all():
+                if not await conn.scalar(_user_lock(user_id, wait=False)):
+                    contended.append(user_id)
+                    continue
+                row = (await conn.execute(self._claim_for(user_id, now, cap, values))).mappings().first()
+                if row is not None:
+                    return JobRecord.from_row(row)
+        for user_id in contended:
+            # One lock per transaction: a claimer that waits holds no other user's lock, so no deadlock.
+            async with self._writing() as conn:
+                await conn.execute(_user_lock(user_id, wait=True))
+                row = (await conn.execute(self._claim_for(user_id, now, cap, values))).mappings().first()
+                if row is not None:
+                    return JobRecord.from_row(row)
+        return None
+
+    @staticmethod
+    def _fair_order(now: datetime, cap: int | None) -> Select[tuple[str]]:
+        """The users with a job that may run now and room under ``cap``, in fair-share order."""
+        # The distinct users with pending jobs, by a loose index scan (one seek in ix_jobs_queue per user):
+        # neither database skips through an index by itself, and reading 100,000 pending rows to find 100
+        # users would cost more than the whole claim may.
+        queued = jobs_table.alias("queued")
+        first = select(func.min(queued.c.user_id)).where(queued.c.status == _PENDING).scalar_subquery()
+        users = select(first.label("user_id")).cte("pending_users", recursive=True)
+        following = (
+            select(func.min(queued.c.user_id))
+            .where(queued.c.status == _PENDING, queued.c.user_id > users.c.user_id)
+            .scalar_subquery()
+        )
+        users = users.union_all(select(following).where(users.c.user_id.is_not(None)))
+        running_jobs = jobs_table.alias("running_jobs")
+        running = (
+            select(func.count())
+            .select_from(running_jobs)
+            .where(running_jobs.c.status == _PROCESSING, running_jobs.c.user_id == users.c.user_id)
+            .scalar_subquery()
+        )
+        waiting_jobs = jobs_table.alias("waiting_jobs")
+        # ORDER BY … LIMIT 1 rather than min(): it walks ix_jobs_waiting from the oldest job and stops at the
+        # first one without a pending retry delay, where min() with that filter would read them all.
+        waiting_since = (
+            select(waiting_jobs.c.created_at)
+            .where(
+                waiting_jobs.c.status == _PENDING,
+                waiting_jobs.c.user_id == users.c.user_id,
+                or_(waiting_jobs.c.not_before.is_(None), waiting_jobs.c.not_before <= now),
+            )
+            .order_by(waiting_jobs.c.created_at)
             .limit(1)
-            # PostgreSQL: concurrent claimers skip rows another claimer has locked instead of queueing behind
-            # it (and then finding it taken). SQLite drops the clause; its writers are serialised anyway.
+            .scalar_subquery()
+        )
+        ranked = (
+            select(users.c.user_id, running.label("running"), waiting_since.label("waiting_since"))
+            .where(users.c.user_id.is_not(None))
+            .subquery("ranked")
+        )
+        statement = select(ranked.c.user_id).where(ranked.c.waiting_since.is_not(None))
+        if cap is not None:
+            statement = statement.where(ranked.c.running < cap)
+        return statement.order_by(ranked.c.running, ranked.c.waiting_since, ranked.c.user_id)
+
+    @staticmethod
+    def _claim_for(user_id: str | ColumnElement[str], now: datetime, cap: int | None, values: dict[str, Any]) -> Any:
+        """``UPDATE … RETURNING`` taking ``user_id``'s next job (a user id or an expression choosing one) if
+        the user is still under ``cap``."""
+        candidates = jobs_table.alias("candidates")
+        head = (
+            select(candidates.c.id)
+            .where(
+                candidates.c.status == _PENDING,
+                candidates.c.user_id == user_id,
+                or_(candidates.c.not_before.is_(None), candidates.c.not_before <= now),
+            )
+            .order_by(candidates.c.queue_at, candidates.c.id)
+            .limit(1)
+            # PostgreSQL: skip a row another transaction has locked (a user cancelling it) instead of waiting
+            # for it. SQLite drops the clause; its writers are serialised anyway.
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        statement = (
-            update(jobs_table)
-            .where(J.id == candidate, J.status == JobStatus.PENDING.value)
-            .values(
-                status=JobStatus.PROCESSING.value,
-                lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                started_at=now,
-                progress=0.0,
-                error_message=None,
-                updated_at=now,
+        conditions = [J.id == head, J.status == _PENDING]
+        if cap is not None:
+            running_jobs = jobs_table.alias("running_jobs")
+            running = (
+                select(func.count())
+                .select_from(running_jobs)
+                .where(running_jobs.c.status == _PROCESSING, running_jobs.c.user_id == user_id)
+                .scalar_subquery()
             )
-            .returning(*jobs_table.c)
-        )
-        async with self._writing() as conn:
-            row = (await conn.execute(statement)).mappings().first()
-        return JobRecord.from_row(row) if row is not None else None
+            conditions.append(running < cap)
+        return update(jobs_table).where(*conditions).values(**values).returning(*jobs_table.c)
 
     async def renew(
         self,

@@ -16,14 +16,17 @@ from pathlib import Path
 
 import anyio
 import pytest
+from alembic.script import ScriptDirectory
 
 from ex_app.lib.cli import main
-from ex_app.lib.jobs import JobStore, NewJob
+from ex_app.lib.jobs import JobStore, NewJob, alembic_config
 from ex_app.lib.jobs.models import utc_now
 
 # The store suite's database fixtures, shared rather than copied.
 from tests.unit.jobs.conftest import db_url, pg_session_url, store  # noqa: F401
 
+#: The newest migration: what an up-to-date database reports.
+SCHEMA_HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 FAKE_FFMPEG_VERSION = "ffmpeg version 9.9-vcfm-test Copyright (c) the FFmpeg developers"
 
 ALIVE_WORKER = "host-a:101:aaaa"

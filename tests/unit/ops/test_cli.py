@@ -15,7 +15,7 @@ import pytest
 from ex_app.lib.jobs import JobRecord, JobStatus, JobStore
 from ex_app.lib.ops import SCHEMA_MISSING_MESSAGE
 
-from .conftest import ALIVE_WORKER, CLI, DEAD_WORKER, FAKE_FFMPEG_VERSION, Jobs, Scratch
+from .conftest import ALIVE_WORKER, CLI, DEAD_WORKER, FAKE_FFMPEG_VERSION, SCHEMA_HEAD, Jobs, Scratch
 
 pytestmark = pytest.mark.anyio
 
@@ -75,7 +75,7 @@ async def test_status_reports_workers_queue_running_jobs_ffmpeg_scratch_and_sche
     assert report["scratch"]["job_dirs"] == 6
     assert report["scratch"]["orphaned_dirs"] == 3
     assert report["database"]["reachable"] is True
-    assert report["database"]["revision"] == report["database"]["head"] == "0001"
+    assert report["database"]["revision"] == report["database"]["head"] == SCHEMA_HEAD
     assert report["healthy"] is True
     assert any("expired lease" in problem for problem in report["problems"])
 
@@ -84,7 +84,7 @@ async def test_status_text_is_an_aligned_summary(cli: CLI, db_url: str, jobs: Jo
     run = await cli(*_args(db_url, "status", scratch=scratch.root))
 
     assert run.code == 0, run.err
-    assert "schema revision 0001 (up to date)" in run.out
+    assert f"schema revision {SCHEMA_HEAD} (up to date)" in run.out
     assert FAKE_FFMPEG_VERSION in run.out
     assert "2 pending (1 ready, 1 waiting for a retry delay" in run.out
     assert "Workers: 1 alive (alive = heartbeat within the last 50 s)" in run.out

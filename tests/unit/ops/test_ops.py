@@ -23,7 +23,7 @@ from ex_app.lib.ops import (
 from ex_app.lib.ops.stats import percentile
 from ex_app.lib.settings import Settings
 
-from .conftest import Jobs, Scratch
+from .conftest import SCHEMA_HEAD, Jobs, Scratch
 
 
 @pytest.mark.parametrize(
@@ -166,4 +166,4 @@ async def test_open_existing_store_reads_the_schema_revision(db_url: str, store:
     opened, info = await open_existing_store(db_url)
     await opened.close()
 
-    assert (info.revision, info.head, info.up_to_date) == ("0001", "0001", True)
+    assert (info.revision, info.head, info.up_to_date) == (SCHEMA_HEAD, SCHEMA_HEAD, True)
