@@ -26,6 +26,15 @@ FORM_ID = "video_converter_fm_admin"
 NUMBER_FIELDS = {
     # field id → (title, description, minimum, maximum)
     "concurrency": (_("Conversions at once"), _("How many videos this ExApp converts at the same time."), 1, 64),
+    "max_running_per_user": (
+        _("Conversions at once per user"),
+        _(
+            "How many of one user's videos may be converted at the same time, so that one user's big batch "
+            "leaves room for everyone else (0 = half of all conversions at once, at least 1)."
+        ),
+        0,
+        1000,
+    ),
     "max_jobs_per_user": (
         _("Conversions per user"),
         _("How many unfinished conversions one user may have queued or running (0 = no limit)."),
@@ -46,6 +55,7 @@ class AdminSettings:
     """The values in force. 0 means "no limit" for the limits."""
 
     concurrency: int
+    max_running_per_user: int
     max_jobs_per_user: int
     retention_days: int
     max_input_mb: int
@@ -58,6 +68,7 @@ class AdminSettings:
         wanted = {t.strip() for t in settings.targets.split(",") if t.strip()}
         return cls(
             concurrency=settings.concurrency,
+            max_running_per_user=settings.max_running_per_user,
             max_jobs_per_user=settings.max_jobs_per_user,
             retention_days=max(1, round(settings.retention_days)),
             max_input_mb=settings.max_input_mb,
@@ -91,6 +102,13 @@ class AdminSettings:
             else:
                 changes[TARGETS_FIELD] = chosen
         return replace(self, **changes), problems  # type: ignore[arg-type]
+
+    def running_per_user(self, workers: int = 1) -> int:
+        """How many of one user's jobs may run at once across ``workers`` worker processes (each running
+        :attr:`concurrency` jobs): the admin's number, or by default half of all places, at least 1."""
+        if self.max_running_per_user:
+            return self.max_running_per_user
+        return max(1, self.concurrency * max(1, workers) // 2)
 
     def max_input_bytes(self) -> int:
         return self.max_input_mb * 1024 * 1024

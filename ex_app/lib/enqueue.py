@@ -14,7 +14,13 @@ from .admin_settings import AdminSettings
 from .errors import InvalidRequest, LimitReached, NotOffered, TooLarge
 from .jobs import NewJob
 from .media import JobOptions, Target
+from .media.targets import ANY
 from .nextcloud import RemoteFile
+
+#: A source up to this size is a short video whatever it becomes (about half a minute of 1080p phone video).
+SMALL_SOURCE_BYTES = 64 * 1024 * 1024
+# Containers that nearly always hold H.264 + AAC, which the MP4 family takes over without re-encoding.
+_MP4_LIKE_MIMES = frozenset({"video/mp4", "video/quicktime", "video/x-m4v"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,24 @@ class ActionEntry:
     @property
     def path(self) -> str:
         return posixpath.join(self.directory or "/", self.name)
+
+
+def is_small(target: Target, mime: str, size: int, options: JobOptions) -> bool:
+    """Whether a job will probably be quick, judged from what is known before anything is downloaded or
+    probed; a small job gets a head start in its owner's queue (``store.SMALL_JOB_HEAD_START``).
+
+    Small: an audio target (only the sound is encoded); a source of at most :data:`SMALL_SOURCE_BYTES`; or a
+    plain click (no option changed, not "compress") that will most likely only change the container — into
+    MKV, which takes any stream as it is, or from an MP4/MOV source into the MP4 family. A wrong guess only
+    moves a job within its owner's own queue.
+    """
+    if target.kind == "audio" or 0 < size <= SMALL_SOURCE_BYTES:
+        return True
+    if target.compress or options != JobOptions():
+        return False
+    if ANY in target.copy_video and ANY in target.copy_audio:
+        return True
+    return "h264" in target.copy_video and mime.split(";")[0].strip().lower() in _MP4_LIKE_MIMES
 
 
 def accepts(target: Target, mime: str) -> bool:
@@ -81,7 +105,8 @@ def jobs_from_action(
     The user is the one AppAPI authenticated — never the ``userId`` in the payload, which the browser controls.
     """
     check_offered(target, limits)
-    stored = (options or JobOptions()).to_dict()
+    options = options or JobOptions()
+    stored = options.to_dict()
     jobs: list[NewJob] = []
     skipped: list[Skipped] = []
     seen: set[int] = set()
@@ -96,7 +121,8 @@ def jobs_from_action(
             skipped.append(Skipped(entry.file_id, entry.name, reason))
         else:
             seen.add(entry.file_id)
-            jobs.append(_new_job(user_id, entry.file_id, entry.path, entry.etag, target, stored, language))
+            small = is_small(target, entry.mime, entry.size, options)
+            jobs.append(_new_job(user_id, entry.file_id, entry.path, entry.etag, target, stored, language, small))
     return jobs, skipped
 
 
@@ -118,12 +144,20 @@ def job_for_file(
         raise TooLarge(f"{remote.name} {reason}")
     if reason := over_quota(unfinished, limits):
         raise LimitReached(reason[0].upper() + reason[1:])
-    stored = (options or JobOptions()).to_dict()
-    return _new_job(user_id, remote.file_id, remote.path, remote.etag, target, stored, language)
+    options = options or JobOptions()
+    small = is_small(target, remote.mime, remote.size, options)
+    return _new_job(user_id, remote.file_id, remote.path, remote.etag, target, options.to_dict(), language, small)
 
 
 def _new_job(
-    user_id: str, file_id: int, path: str, etag: str | None, target: Target, options: dict, language: str
+    user_id: str,
+    file_id: int,
+    path: str,
+    etag: str | None,
+    target: Target,
+    options: dict,
+    language: str,
+    small: bool,
 ) -> NewJob:
     return NewJob(
         user_id=user_id,
@@ -133,4 +167,5 @@ def _new_job(
         target=target.id,
         options=options,
         language=language,
+        small=small,
     )

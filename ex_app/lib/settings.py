@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     ffprobe_path: str = Field("ffprobe")
     ffmpeg_threads: int = Field(0, ge=0, le=64, description="0 lets ffmpeg choose")
     # Defaults of the admin settings form (Nextcloud admin settings override them at run time).
+    max_running_per_user: int = Field(
+        0, ge=0, le=1000, description="jobs of one user running at once, all workers together; 0 = half of them"
+    )
     max_jobs_per_user: int = Field(0, ge=0, description="unfinished jobs a user may have; 0 = no limit")
     max_input_mb: int = Field(0, ge=0, description="largest source file in MB; 0 = no limit")
     max_input_minutes: int = Field(0, ge=0, description="longest source in minutes; 0 = no limit")

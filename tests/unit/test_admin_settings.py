@@ -41,6 +41,23 @@ def test_invalid_values_keep_the_default_and_are_reported():
 
 
 @pytest.mark.parametrize(
+    ("concurrency", "workers", "setting", "cap"),
+    [(1, 1, 0, 1), (2, 1, 0, 1), (4, 1, 0, 2), (5, 1, 0, 2), (2, 3, 0, 3), (4, 0, 0, 2), (2, 1, 3, 3), (8, 4, 1, 1)],
+)
+def test_one_users_running_jobs_are_capped_at_half_of_all_places_unless_the_admin_says(
+    concurrency, workers, setting, cap
+):
+    limits = replace(DEFAULTS, concurrency=concurrency, max_running_per_user=setting)
+    assert limits.running_per_user(workers) == cap
+
+
+def test_the_per_user_cap_comes_from_the_environment_and_the_form():
+    assert AdminSettings.defaults(Settings(max_running_per_user=3)).max_running_per_user == 3
+    merged, problems = DEFAULTS.with_values({"max_running_per_user": "2"})
+    assert (merged.max_running_per_user, problems) == (2, [])
+
+
+@pytest.mark.parametrize(
     ("raw", "chosen"),
     [('{"mp4": true, "webm": "1", "mkv": false}', {"mp4", "webm"}), ('["mp3"]', {"mp3"}), ("mp4, avi", {"mp4", "avi"})],
 )
@@ -54,6 +71,7 @@ def test_the_form_is_an_admin_form_with_every_field_and_the_defaults():
     fields = {f["id"]: f for f in form["fields"]}
     assert set(fields) == {
         "concurrency",
+        "max_running_per_user",
         "max_jobs_per_user",
         "retention_days",
         "max_input_mb",

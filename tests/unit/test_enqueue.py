@@ -3,9 +3,9 @@ from dataclasses import replace
 import pytest
 
 from ex_app.lib.admin_settings import AdminSettings
-from ex_app.lib.enqueue import ActionEntry, accepts, job_for_file, jobs_from_action
+from ex_app.lib.enqueue import SMALL_SOURCE_BYTES, ActionEntry, accepts, is_small, job_for_file, jobs_from_action
 from ex_app.lib.errors import LimitReached, NotOffered, TooLarge
-from ex_app.lib.media import get_target
+from ex_app.lib.media import JobOptions, get_target
 from ex_app.lib.nextcloud import RemoteFile
 from ex_app.lib.settings import Settings
 
@@ -102,3 +102,48 @@ def test_a_single_job_over_a_limit_is_a_clear_4xx():
             remote, user_id="u", target=MP4, language="en", limits=replace(OPEN, max_jobs_per_user=2), unfinished=2
         )
     assert limited.value.status_code == 429
+
+
+GB = 1024 * MB
+
+
+@pytest.mark.parametrize(
+    ("target", "mime", "size", "options", "small"),
+    [
+        # A long transcode: a big AVI into MP4, or a big file with any option changed.
+        ("mp4", "video/x-msvideo", 2 * GB, {}, False),
+        ("mp4", "video/mp4", 2 * GB, {"quality": "high"}, False),
+        ("mp4", "video/mp4", 2 * GB, {"max_height": 720}, False),
+        ("webm", "video/mp4", 2 * GB, {}, False),
+        ("compress", "video/mp4", 2 * GB, {}, False),
+        ("mp4", "video/x-matroska", 2 * GB, {}, False),
+        # Short: a source of at most 64 MB, whatever it becomes.
+        ("webm", "video/x-msvideo", SMALL_SOURCE_BYTES, {"quality": "high"}, True),
+        ("webm", "video/x-msvideo", SMALL_SOURCE_BYTES + 1, {}, False),
+        # Quick: only the sound is encoded.
+        ("mp3", "video/x-msvideo", 2 * GB, {}, True),
+        # Quick: a plain click that only changes the container.
+        ("mkv", "video/x-msvideo", 2 * GB, {}, True),
+        ("mp4", "video/quicktime", 2 * GB, {}, True),
+        ("mov", "video/mp4", 2 * GB, {}, True),
+        ("mkv", "video/mp4", 2 * GB, {"audio_bitrate": "192k"}, False),
+        # An unknown size (0) is not taken for a small one.
+        ("webm", "video/x-msvideo", 0, {}, False),
+    ],
+)
+def test_small_jobs_are_short_sources_audio_extractions_and_likely_remuxes(target, mime, size, options, small):
+    assert is_small(get_target(target), mime, size, JobOptions.from_dict(options)) is small
+
+
+def test_jobs_from_the_files_action_and_the_api_carry_whether_they_are_small():
+    jobs, _ = jobs_from_action(
+        [entry(1, "clip.mp4", size=10 * MB), entry(2, "film.avi", "video/x-msvideo", size=2 * GB)],
+        user_id="alice",
+        target=MP4,
+        language="en",
+        limits=OPEN,
+    )
+    assert [job.small for job in jobs] == [True, False]
+    remote = RemoteFile(3, "/Videos/film.avi", "etag", 2 * GB, "video/x-msvideo", 0.0)
+    assert not job_for_file(remote, user_id="u", target=MP4, language="en", limits=OPEN).small
+    assert job_for_file(remote, user_id="u", target=get_target("mkv"), language="en", limits=OPEN).small

@@ -65,3 +65,18 @@ async def test_an_interrupted_job_is_queued_again_without_a_notification(store: 
     again = await store.get(job.id)
     assert (again.status, again.retry_count, again.lease_owner) == (JobStatus.PENDING, 1, None)
     assert RecordingGateway.sent == []
+
+
+async def test_the_worker_caps_one_users_running_jobs_at_half_of_all_workers_places(store: JobStore, tmp_path: Path):
+    settings = Settings(APP_PERSISTENT_STORAGE=str(tmp_path), concurrency=4, lease_seconds=30)
+    await store.create_many(
+        [NewJob(user_id="alice", file_id=n, source_path=f"/V/{n}.mov", target="mp4") for n in range(10)]
+    )
+    worker = Worker(store, settings, RecordingGateway)
+    assert [await worker._claim() is not None for _ in range(3)] == [True, True, False]
+    # A second live worker process doubles the places, and so the cap; a long-dead one does not count.
+    await store.beat("other-host:1:aaaa", "other-host", 1, 0)
+    await store.beat("gone-host:2:bbbb", "gone-host", 2, 0, now=datetime.now(UTC) - timedelta(hours=1))
+    await worker._maintain_once()
+    assert worker.workers_alive == 2
+    assert [await worker._claim() is not None for _ in range(3)] == [True, True, False]

@@ -23,6 +23,7 @@ from ..admin_settings import AdminSettings, LiveSettings
 from ..errors import ConverterError
 from ..i18n import _, translate
 from ..jobs import JobRecord, JobStore
+from ..jobs.models import utc_now
 from ..logs import job_context
 from ..nextcloud import NextcloudGateway
 from ..ops.cleanup import cleanup
@@ -69,6 +70,9 @@ class Worker:
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds)
         self.running: set[int] = set()
         self.space = ScratchSpace(settings.scratch, settings.scratch_reserve_mb * MIB, settings.scratch_wait_seconds)
+        # Live worker processes sharing the queue, as of the last heartbeat: the default per-user cap is half
+        # of all of their places together.
+        self.workers_alive = 1
         self._wake = anyio.Event()
         # A CapacityLimiter, not a Semaphore: the admin may change the number of slots while jobs run.
         self.slots = anyio.CapacityLimiter(self.live.current.concurrency)
@@ -110,7 +114,8 @@ class Worker:
 
     async def _claim(self) -> JobRecord | None:
         try:
-            return await self.store.claim(self.worker_id, self.settings.lease_seconds)
+            cap = self.live.current.running_per_user(self.workers_alive)
+            return await self.store.claim(self.worker_id, self.settings.lease_seconds, max_running_per_user=cap)
         except Exception:
             # The database hiccuped (locked, restarting); the worker must outlive that.
             log.exception("Could not claim a job; trying again shortly")
@@ -133,6 +138,9 @@ class Worker:
     async def _maintain_once(self) -> None:
         try:
             await self.store.beat(self.worker_id, socket.gethostname(), os.getpid(), len(self.running))
+            # A worker that missed a lease's worth of heartbeats is gone (its jobs are about to be reaped).
+            alive_since = utc_now() - timedelta(seconds=self.settings.lease_seconds)
+            self.workers_alive = max(1, sum(w.last_seen >= alive_since for w in await self.store.workers()))
             requeued, failed = await self.store.reap_expired(self.settings.max_attempts)
             for job_id in requeued:
                 log.warning("Job #%d was interrupted (its worker stopped); it is queued again", job_id)
