@@ -47,7 +47,8 @@ NUMBER_FIELDS = {
     "ffmpeg_threads": (_("FFmpeg threads per conversion"), _("0 lets FFmpeg decide."), 0, 64),
 }
 TARGETS_FIELD = "targets"
-FIELD_IDS = [*NUMBER_FIELDS, TARGETS_FIELD]
+QUICK_FIELD = "quick_targets"
+FIELD_IDS = [*NUMBER_FIELDS, TARGETS_FIELD, QUICK_FIELD]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class AdminSettings:
     max_input_minutes: int
     ffmpeg_threads: int
     targets: frozenset[str]
+    #: Targets that also get their own entry in the Files menu beside "Convert into…" (only offered ones show).
+    quick_targets: frozenset[str] = frozenset()
 
     @classmethod
     def defaults(cls, settings: Settings) -> AdminSettings:
@@ -75,6 +78,7 @@ class AdminSettings:
             max_input_minutes=settings.max_input_minutes,
             ffmpeg_threads=settings.ffmpeg_threads,
             targets=frozenset(wanted & set(TARGETS)) if wanted else frozenset(TARGETS),
+            quick_targets=frozenset(parse_targets(settings.quick_targets) or ()),
         )
 
     def with_values(self, values: Mapping[str, str]) -> tuple[AdminSettings, list[str]]:
@@ -101,6 +105,14 @@ class AdminSettings:
                 problems.append(f"{TARGETS_FIELD}: {raw_targets!r} is not understood")
             else:
                 changes[TARGETS_FIELD] = chosen
+        raw_quick = values.get(QUICK_FIELD)
+        if raw_quick is not None:
+            # Unlike the offered targets, an empty choice is meaningful here: no quick entries.
+            quick = parse_targets(str(raw_quick)) if str(raw_quick).strip() else frozenset()
+            if quick is None:
+                problems.append(f"{QUICK_FIELD}: {raw_quick!r} is not understood")
+            else:
+                changes[QUICK_FIELD] = quick
         return replace(self, **changes), problems  # type: ignore[arg-type]
 
     def running_per_user(self, workers: int = 1) -> int:
@@ -129,7 +141,20 @@ class AdminSettings:
                 # multi-checkbox: options map a label to a key, the value is {key: true|false}
                 default={t.id: t.id in self.targets for t in TARGETS.values()},
                 options={t.label: t.id for t in TARGETS.values()},
-                description=_("Which entries users see in the Files menu."),
+                description=_("Which conversions users can choose on the Conversions page and through the API."),
+            )
+        )
+        fields.append(
+            SettingsField(
+                id=QUICK_FIELD,
+                title=_("Quick entries in the Files menu"),
+                type=SettingsFieldType.MULTI_CHECKBOX,
+                default={t.id: t.id in self.quick_targets for t in TARGETS.values()},
+                options={t.label: t.id for t in TARGETS.values()},
+                description=_(
+                    "The Files menu always has one entry, “Convert into…”, that opens the Conversions "
+                    "page. Conversions ticked here also get an entry of their own that starts at once."
+                ),
             )
         )
         return SettingsForm(
@@ -197,9 +222,9 @@ class LiveSettings:
 
 def _describe(old: AdminSettings, new: AdminSettings) -> str:
     parts = []
-    for field in (*NUMBER_FIELDS, TARGETS_FIELD):
+    for field in (*NUMBER_FIELDS, TARGETS_FIELD, QUICK_FIELD):
         before, after = getattr(old, field), getattr(new, field)
         if before != after:
-            shown = (lambda v: ",".join(sorted(v))) if field == TARGETS_FIELD else str
+            shown = (lambda v: ",".join(sorted(v))) if field in (TARGETS_FIELD, QUICK_FIELD) else str
             parts.append(f"{field} {shown(before)} → {shown(after)}")
     return "; ".join(parts)

@@ -15,9 +15,10 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from nc_py_api.ex_app import AppAPIAuthMiddleware, set_handlers
+from starlette.types import Scope
 
 from . import nclog
 from .admin_settings import LiveSettings
@@ -31,7 +32,21 @@ from .nextcloud import NextcloudGateway
 from .settings import Settings, get_settings
 from .worker import GatewayFactory, Worker
 
-IMG_DIR = Path(__file__).resolve().parents[1] / "img"
+EX_APP_DIR = Path(__file__).resolve().parents[1]
+
+
+class PageAssets(StaticFiles):
+    """The Conversions page's built script and style sheet.
+
+    Revalidated on every page load (a cheap 304 thanks to the ETag): the ``?v=`` AppAPI puts on the URL is
+    Nextcloud's version, not ours, so with AppAPI's default ``max-age=3600`` a browser could run an old script
+    against a newer API for an hour after an upgrade.
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory = NextcloudGateway) -> FastAPI:
@@ -77,8 +92,12 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
         return {}
 
     app.include_router(router)
-    if IMG_DIR.is_dir():
-        app.mount("/img", StaticFiles(directory=IMG_DIR), name="img")
+    # Served through AppAPI's proxy (routes in info.xml). StaticFiles sends ETag and Last-Modified and answers
+    # If-None-Match with 304; icons go out as exactly image/svg+xml, which the Files plugin insists on.
+    # js/ and css/ may not exist yet (make build writes them), hence check_dir=False.
+    app.mount("/img", StaticFiles(directory=EX_APP_DIR / "img"), name="img")
+    app.mount("/js", PageAssets(directory=EX_APP_DIR / "js", check_dir=False), name="js")
+    app.mount("/css", PageAssets(directory=EX_APP_DIR / "css", check_dir=False), name="css")
     _install_error_handlers(app)
     return app
 

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_input_mb: int = Field(0, ge=0, description="largest source file in MB; 0 = no limit")
     max_input_minutes: int = Field(0, ge=0, description="longest source in minutes; 0 = no limit")
     targets: str = Field("", description="comma-separated target ids offered; empty = all")
+    quick_targets: str = Field(
+        "", description="comma-separated target ids that also get their own Files menu entry; empty = none"
+    )
     settings_refresh_seconds: float = Field(10.0, gt=0, le=3600, description="how often admin settings are re-read")
     log_level: str = Field("INFO")
 

@@ -212,7 +212,8 @@ class AppAPI:
         appconfig_ex / preferences_ex, which AppAPI 3.2 keeps)."""
         state = self.state
         state.exapps.pop(appid, None)
-        for table in (state.file_actions, state.top_menus, state.settings_forms):
+        tables = (state.file_actions, state.top_menus, state.settings_forms)
+        for table in (*tables, state.ui_scripts, state.ui_styles, state.ui_initial_states):
             for key in [k for k in table if k[0] == appid]:
                 del table[key]
 

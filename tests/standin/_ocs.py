@@ -25,6 +25,14 @@ CAPABILITIES = json.loads((Path(__file__).with_name("capabilities.json")).read_t
 VERSION = {"major": 29, "minor": 0, "micro": 6, "string": "29.0.6", "edition": "", "extendedSupport": False}
 
 
+#: route → (state table, the field that completes the key, the 404 message)
+UI_RESOURCES = {
+    "/api/v1/ui/script": ("ui_scripts", "path", "No such Script"),
+    "/api/v1/ui/style": ("ui_styles", "path", "No such Style"),
+    "/api/v1/ui/initial-state": ("ui_initial_states", "key", "No such InitialState"),
+}
+
+
 def _with_base(value: Any, base: str) -> Any:
     if isinstance(value, str):
         return value.replace("{BASE_URL}", base)
@@ -285,7 +293,13 @@ class OCS:
                 if method == "GET":
                     return ocs(version, table[key])
                 del table[key]
+                # Recorded: deleting a top-menu entry also deletes its scripts, styles and initial states.
+                for resources in (state.ui_scripts, state.ui_styles, state.ui_initial_states):
+                    for gone in [k for k in resources if k[:3] == (appid, "top_menu", key[1])]:
+                        del resources[gone]
                 return ocs(version, [])
+        if route in UI_RESOURCES:
+            return self._ui_resource(version, route, method, appid, params)
         if route == "/api/v1/ui/settings":
             table = state.settings_forms
             if method == "POST":
@@ -306,6 +320,35 @@ class OCS:
             base = f"/api/v1/ex-app/{kind}"
             if route in (base, base + "/get-values"):
                 return self._config(version, kind, route.endswith("get-values"), method, appid, caller, params)
+        return ocs(version, [], 404, "Invalid query, please check the syntax.")
+
+    def _ui_resource(self, version: int, route: str, method: str, appid: str, params: dict[str, Any]) -> Response:
+        """``ui/script``, ``ui/style``, ``ui/initial-state``: POST with a JSON body, GET and DELETE by query."""
+        table_name, last, missing = UI_RESOURCES[route]
+        table: dict[tuple, dict[str, Any]] = getattr(self.state, table_name)
+        ui_type, name, last_value = (str(params.get(k, "")) for k in ("type", "name", last))
+        key = (appid, ui_type, name, last_value)
+        if method == "POST":
+            row: dict[str, Any] = {
+                "id": table[key]["id"] if key in table else self.state.next_row_id(table_name),
+                "appid": appid,
+                "type": ui_type,
+                "name": name,
+                last: last_value,
+            }
+            if last == "path" and route.endswith("/script"):
+                row["after_app_id"] = str(params.get("afterAppId", ""))
+            if last == "key":
+                row["value"] = params.get("value")
+            table[key] = row
+            return ocs(version, [])
+        if method in ("GET", "DELETE"):
+            if key not in table:
+                return ocs(version, [], 404, missing)
+            if method == "GET":
+                return ocs(version, table[key])
+            del table[key]
+            return ocs(version, [])
         return ocs(version, [], 404, "Invalid query, please check the syntax.")
 
     def _notify(self, version: int, appid: str, caller: Caller, params: dict[str, Any]) -> Response:

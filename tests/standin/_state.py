@@ -211,6 +211,10 @@ class StandinState:
             self.preferences: dict[tuple[str, str, str], dict[str, Any]] = {}
             self.file_actions: dict[tuple[str, str], dict[str, Any]] = {}
             self.top_menus: dict[tuple[str, str], dict[str, Any]] = {}
+            # AppAPI's ui_scripts / ui_styles / ui_initial_states: keyed by (appid, type, name, path or key).
+            self.ui_scripts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+            self.ui_styles: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+            self.ui_initial_states: dict[tuple[str, str, str, str], dict[str, Any]] = {}
             self.settings_forms: dict[tuple[str, str], dict[str, Any]] = {}
             self.notifications: dict[int, dict[str, Any]] = {}
             self.exapp_log: list[dict[str, Any]] = []  # messages ExApps sent to api/v1/log

@@ -1,14 +1,23 @@
 from fastapi import APIRouter, Request
 
 from ...enqueue import ActionEntry, jobs_from_action
+from ...lifecycle import PAGE_NAME
 from ...media import get_target
 from ..deps import CurrentUser, Language, Limits, Store, Unfinished
 from ..schemas import ActionPayload, ActionResult, CreatedJob, SkippedFile
 
-router = APIRouter(prefix="/api/actions", tags=["files actions"])
+router = APIRouter(tags=["files actions"])
 
 
-@router.post("/{target_id}", response_model=ActionResult)
+@router.post("/api/convert")
+async def convert_into(payload: ActionPayload, user: CurrentUser) -> dict:
+    """The handler of the Files "Convert into…" entry: nothing is created here; AppAPI's Files plugin sees
+    ``redirect_handler`` and opens the Conversions page with ``?fileIds=<the selected ids>``, where the user
+    picks the target and options (the page then calls ``POST /api/jobs/batch``)."""
+    return {"redirect_handler": PAGE_NAME}
+
+
+@router.post("/api/actions/{target_id}", response_model=ActionResult)
 async def files_action(
     target_id: str,
     payload: ActionPayload,
