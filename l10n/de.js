@@ -108,7 +108,6 @@ OC.L10N.register(
     "Video converter": "Videokonverter",
     "Waiting": "Wartend",
     "Waiting for free space on the converter's disk": "Wartet auf freien Platz im Speicher des Umwandlungsdienstes",
-    "Which entries users see in the Files menu.": "Welche Einträge im Dateien-Menü erscheinen.",
     "You already have {count} unfinished conversions (the limit is {limit})": "Sie haben bereits {count} unfertige Umwandlungen (die Grenze liegt bei {limit})",
     "Your storage is full: there is not enough free space in your Nextcloud for the converted file": "Ihr Speicherplatz ist voll: In Ihrer Nextcloud ist nicht genug Platz für die umgewandelte Datei",
     "_%n conversion started._::_%n conversions started._": [

@@ -108,7 +108,6 @@ OC.L10N.register(
     "Video converter": "Convertisseur vidéo",
     "Waiting": "En attente",
     "Waiting for free space on the converter's disk": "En attente d'espace libre sur le disque du convertisseur",
-    "Which entries users see in the Files menu.": "Les entrées que les utilisateurs voient dans le menu de Fichiers.",
     "You already have {count} unfinished conversions (the limit is {limit})": "Vous avez déjà {count} conversions non terminées (la limite est de {limit})",
     "Your storage is full: there is not enough free space in your Nextcloud for the converted file": "Votre espace de stockage est plein : il n'y a pas assez de place libre dans votre Nextcloud pour le fichier converti",
     "_%n conversion started._::_%n conversions started._": [

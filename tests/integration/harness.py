@@ -417,6 +417,9 @@ class ExAppProcess:
                 "--port",
                 str(self.port),
                 f"--secret={self.secret}",
+                # The stand-in runs on this machine, so it can copy l10n/ as AppAPI does from this server path; a
+                # real Nextcloud elsewhere could not (set NC_TRANSLATIONS_FOLDER to its own copy's path).
+                *self._translations_folder(),
             ],
             cwd=ROOT,
             capture_output=True,
@@ -424,6 +427,10 @@ class ExAppProcess:
             check=True,
         )
         return result.stdout.strip()
+
+    def _translations_folder(self) -> list[str]:
+        folder = os.environ.get("NC_TRANSLATIONS_FOLDER") or (str(ROOT / "l10n") if self.nc.is_standin else "")
+        return [f"--translations-folder={folder}"] if folder else []
 
     def register(self) -> None:
         """``occ app_api:app:register video_converter_fm manual_install --json-info … --wait-finish``."""

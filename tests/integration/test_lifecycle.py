@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 
 import pytest
 
@@ -10,7 +12,7 @@ from .harness import APP_ID, ExAppProcess, NextcloudTarget
 
 pytestmark = pytest.mark.integration
 
-ACTIONS = {"Convert into MP4", "Convert into WebM", "Convert into MKV", "Extract audio (MP3)"}
+PAGE = f"/index.php/apps/app_api/embedded/{APP_ID}/conversions"
 
 
 def _our_actions(nextcloud: NextcloudTarget, user: str) -> list[dict]:
@@ -28,22 +30,48 @@ def test_registering_runs_the_recorded_lifecycle_sequence(nextcloud: NextcloudTa
     assert init["aa-request-id"] == "CLI"
 
 
-def test_registered_app_lists_its_four_video_actions_for_alice(nextcloud: NextcloudTarget, exapp: ExAppProcess):
-    actions = {a["display_name"]: a for a in _our_actions(nextcloud, "alice")}
-    # The brief's four; the app may offer more targets (the lead decides the final list).
-    assert set(actions) >= ACTIONS
-    assert {actions[name]["mime"] for name in ACTIONS} == {"video"}
+def test_registered_app_offers_one_convert_entry_for_video_and_audio(nextcloud: NextcloudTarget, exapp: ExAppProcess):
+    # By default no quick entries: one "Convert into…" that opens the Conversions page (see the README).
+    (action,) = _our_actions(nextcloud, "alice")
+    assert (action["name"], action["display_name"]) == ("vcfm_convert", "Convert into…")
+    assert (action["mime"], action["action_handler"], action["version"]) == ("video,audio", "api/convert", "2.0")
+    assert action["icon"] == "img/convert.svg"
 
 
-def test_disabling_removes_the_actions_and_enabling_brings_them_back(nextcloud: NextcloudTarget, exapp: ExAppProcess):
+def test_enable_registers_the_conversions_page(nextcloud: NextcloudTarget, exapp: ExAppProcess):
+    page = nextcloud.http.get(PAGE, auth=nextcloud.alice.auth)
+    assert page.status_code == 200, page.text
+    assert f'src="/index.php/apps/app_api/proxy/{APP_ID}/js/video_converter_fm-main.js?v=' in page.text
+    match = re.search(r'id="initial-state-app_api-config" value="([^"]+)"', page.text)
+    assert match, "the page's initial state"
+    config = json.loads(json.loads(base64.b64decode(match.group(1))))
+    assert config["app_id"] == APP_ID and config["version"] == exapp.version and config["page"] == "conversions"
+    assert config["api_base"] == f"/apps/app_api/proxy/{APP_ID}"
+    if nextcloud.is_standin:
+        state = nextcloud.standin.state
+        assert state.top_menus[(APP_ID, "conversions")]["display_name"] == "Conversions"
+        assert state.top_menus[(APP_ID, "conversions")]["icon"] == "img/app.svg"
+        assert [k[3] for k in state.ui_scripts if k[0] == APP_ID] == ["js/video_converter_fm-main"]
+
+
+def test_disabling_removes_the_page_and_the_actions_and_enabling_brings_them_back(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess
+):
     out = nextcloud.occ("app_api:app:disable", APP_ID)
     assert f"ExApp {APP_ID} successfully disabled." in out.stdout
     try:
         assert _our_actions(nextcloud, "alice") == []
+        assert nextcloud.http.get(PAGE, auth=nextcloud.alice.auth).status_code == 404
+        if nextcloud.is_standin:
+            state = nextcloud.standin.state
+            assert (APP_ID, "conversions") not in state.top_menus
+            leftovers = [k for t in (state.ui_scripts, state.ui_styles, state.ui_initial_states) for k in t]
+            assert [k for k in leftovers if k[0] == APP_ID] == []
     finally:
         out = nextcloud.occ("app_api:app:enable", APP_ID)
     assert f"ExApp {APP_ID} successfully enabled." in out.stdout
-    assert {a["display_name"] for a in _our_actions(nextcloud, "alice")} >= ACTIONS
+    assert [a["name"] for a in _our_actions(nextcloud, "alice")] == ["vcfm_convert"]
+    assert nextcloud.http.get(PAGE, auth=nextcloud.alice.auth).status_code == 200
 
 
 def test_targets_through_the_proxy_answer_for_the_calling_user(nextcloud: NextcloudTarget, exapp: ExAppProcess):

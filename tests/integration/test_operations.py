@@ -40,10 +40,16 @@ def admin_settings(nextcloud: NextcloudTarget, exapp: ExAppProcess) -> Iterator[
         nextcloud.set_admin_setting(FORM_ID, field, value)
 
     yield change
-    defaults = {"targets": ALL_TARGETS, "max_input_mb": 0, "max_jobs_per_user": 0, "concurrency": 2}
+    defaults = {
+        "targets": ALL_TARGETS,
+        "quick_targets": "{}",
+        "max_input_mb": 0,
+        "max_jobs_per_user": 0,
+        "concurrency": 2,
+    }
     for field in changed:
         nextcloud.set_admin_setting(FORM_ID, field, defaults.get(field, 0))
-    eventually(lambda: len(our_actions(nextcloud)) == len(TARGETS))
+    eventually(lambda: our_actions(nextcloud) == ["Convert into…"])
 
 
 def our_actions(nextcloud: NextcloudTarget) -> list[str]:
@@ -56,21 +62,41 @@ def admin_status(nextcloud: NextcloudTarget) -> dict:
     return response.json()
 
 
-def test_turning_a_conversion_off_removes_its_files_action_and_refuses_it(
+def test_quick_entries_follow_the_admins_choice_and_only_for_offered_conversions(
     nextcloud: NextcloudTarget, admin_settings, tmp_path: Path
 ):
+    admin_settings("quick_targets", json.dumps({"mp4": True, "mp3": True, "webm": False}))
+    eventually(lambda: our_actions(nextcloud) == ["Convert into…", "Convert into MP4", "Extract audio (MP3)"])
+    actions = {a["name"]: a for a in nextcloud.file_actions("alice") if a["appid"] == APP_ID}
+    assert actions["vcfm_mp4"]["mime"] == "video" and actions["vcfm_mp3"]["mime"] == "video,audio"
+    assert actions["vcfm_mp4"]["action_handler"] == "api/actions/mp4"
+
+    # A quick entry for a conversion the admin no longer offers disappears with it.
+    admin_settings("targets", json.dumps({target: target == "mp4" for target in TARGETS}))
+    eventually(lambda: our_actions(nextcloud) == ["Convert into…", "Convert into MP4"])
+
+
+def test_turning_a_conversion_off_refuses_it(nextcloud: NextcloudTarget, admin_settings, tmp_path: Path):
     folder = new_folder(nextcloud, "alice")
     nextcloud.upload("alice", f"{folder}/a.mp4", make_video(tmp_path / "a.mp4", seconds=1))
 
     admin_settings("targets", json.dumps({target: target == "mp4" for target in TARGETS}))
 
-    eventually(lambda: our_actions(nextcloud) == ["Convert into MP4"])
+    eventually(lambda: admin_status(nextcloud)["admin_settings"]["targets"] == ["mp4"])
     refused = nextcloud.proxy(
         "alice", "POST", "api/actions/webm", json={"files": [action_entry(nextcloud, "alice", f"{folder}/a.mp4")]}
     )
     assert refused.status_code == 403
     assert refused.json()["error"] == "Your administrator does not offer 'Convert into WebM'"
-    assert admin_status(nextcloud)["admin_settings"]["targets"] == ["mp4"]
+    batch = nextcloud.proxy(
+        "alice",
+        "POST",
+        "api/jobs/batch",
+        json={"file_ids": [nextcloud.file_id("alice", f"{folder}/a.mp4")], "target": "webm"},
+    )
+    assert batch.status_code == 403
+    files = nextcloud.proxy("alice", "GET", "api/files", params={"ids": nextcloud.file_id("alice", f"{folder}/a.mp4")})
+    assert list(files.json()["files"][0]["targets"]) == ["mp4"]
 
 
 def test_size_and_per_user_limits_are_enforced_when_jobs_are_created(

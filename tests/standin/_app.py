@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._appapi import AppAPI, files_page, proxy
 from ._dav import dav_entry
+from ._embedded import core_shim, embedded_page, exapp_l10n, server_css
 from ._http import sabre_error
 from ._login import dashboard, login_form, login_submit, logout
 from ._ocs import OCS
@@ -272,6 +273,14 @@ def create_app(state: StandinState | None = None) -> ASGIApp:
         Route("/logout", logout),
         Route("/index.php/apps/dashboard/", dashboard),
         Route("/apps/dashboard/", dashboard),
+        # AppAPI's route is /embedded/{appId}/{name}/{other} with other = ".*": extra segments, same page.
+        Route("/index.php/apps/app_api/embedded/{appid}/{name}", embedded_page),
+        Route("/index.php/apps/app_api/embedded/{appid}/{name}/{other:path}", embedded_page),
+        Route("/apps/app_api/embedded/{appid}/{name}", embedded_page),
+        Route("/apps/app_api/embedded/{appid}/{name}/{other:path}", embedded_page),
+        Route("/apps/{appid}/l10n/{file}", exapp_l10n),
+        Route("/dist/core-main.js", core_shim),
+        Route("/core/css/server.css", server_css),
         Mount(CONTROL, routes=CONTROL_ROUTES),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -19,6 +19,8 @@ import secrets
 import shlex
 import string
 import time
+from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -308,6 +310,7 @@ class AppAPI:
             port=port,
             secret=str(info.get("secret") or secrets.token_urlsafe(96)[:128]),
             routes=routes,
+            l10n=_translations(external.get("translations_folder")),
         )
         state.exapps[appid] = exapp
         if not await self.heartbeat(appid):
@@ -375,6 +378,13 @@ class AppAPI:
         return 0
 
 
+def _translations(folder: object) -> dict[str, bytes]:
+    """What AppAPI copies into the apps dir from ``translations_folder`` (a path on the Nextcloud server)."""
+    if not isinstance(folder, str) or not folder or not Path(folder).is_dir():
+        return {}
+    return {f.name: f.read_bytes() for f in sorted(Path(folder).iterdir()) if f.suffix in (".js", ".json")}
+
+
 # ---- the user proxy ------------------------------------------------------------------------------------------------
 def _route_for(exapp: ExApp, other: str, method: str, user: str | None, state: StandinState) -> dict | None:
     """``passesExAppProxyRoutesChecks``: unanchored, case-insensitive regex; verb is a substring match."""
@@ -427,7 +437,8 @@ async def proxy(request: Request) -> Response:
     headers = [(n, v) for n, v in headers if n.lower() not in {k.lower() for k in appapi_headers}]
     headers += list(appapi_headers.items())
     if "accept-language" not in names:
-        headers.append(("Accept-Language", "en"))
+        # Recorded: the browser's Accept-Language is kept; AppAPI adds the user's language only when there is none.
+        headers.append(("Accept-Language", state.languages.get(user or "", "en")))
     if "accept-encoding" not in names:
         headers.append(("Accept-Encoding", "gzip"))
     headers.append(("X-Origin-IP", request.client.host if request.client else "127.0.0.1"))
@@ -467,7 +478,9 @@ async def proxy(request: Request) -> Response:
         and not other.endswith(".html")
         and content_type not in ("application/json", "application/x-tar")
     ):
-        out_headers["Cache-Control"] = "max-age=3600"  # ProxyResponse::cacheFor(3600)
+        # ProxyResponse::cacheFor(3600), recorded whatever the status (a 304 too)
+        out_headers["Cache-Control"] = "private, max-age=3600, must-revalidate"
+        out_headers["Expires"] = formatdate(time.time() + 3600, usegmt=True)
     return StreamingResponse(
         upstream.aiter_raw(),
         status_code=upstream.status_code,

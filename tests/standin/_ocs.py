@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -93,6 +94,8 @@ class OCS:
             return self.capabilities(request, version, caller)
         if route == "/cloud/user" and method == "GET":
             return self.cloud_user(version, caller)
+        if route.startswith("/cloud/users/") and method == "PUT":
+            return await self.edit_user(version, route.removeprefix("/cloud/users/"), caller, params, request)
         if route.startswith("/apps/notifications/api/v2/notifications"):
             return self.notifications_api(version, route, method, caller, request)
         if route == "/settings/api/declarative/value" and method == "POST":
@@ -131,11 +134,32 @@ class OCS:
                 "displayname": name,
                 "email": None,
                 "groups": ["admin"] if user in self.state.admins else [],
-                "language": "en",
+                "language": self.state.languages.get(user, "en"),
                 "locale": "",
                 "backend": "Database",
             },
         )
+
+    async def edit_user(
+        self, version: int, user: str, caller: Caller, params: dict[str, Any], request: Request
+    ) -> Response:
+        """Provisioning API ``PUT cloud/users/<uid>`` with ``key`` and ``value`` (recorded for ``language``: a form
+        body, v2 answer ``data: []``). A user may edit themself, an admin anyone; only ``language`` is kept."""
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            params = {**params, **dict(parse_qsl((await request.body()).decode("utf-8", "replace")))}
+        if caller.user is None:
+            return ocs(version, [], 401, "Current user is not logged in")
+        if user not in self.state.users:
+            return ocs(version, [], 404, "User does not exist")
+        if caller.user != user and caller.user not in self.state.admins:
+            return ocs(version, [], 403, "")  # OCSForbiddenException
+        key, value = str(params.get("key", "")), str(params.get("value", ""))
+        if key == "language":
+            if not re.fullmatch(r"[a-z]{2,3}(_[A-Za-z]{2,4})?", value):
+                return ocs(version, [], 400, "Invalid language")
+            self.state.languages[user] = value
+            return ocs(version, [])
+        return ocs(version, [], 400, "")  # the stand-in keeps no other user field
 
     def declarative_value(self, version: int, caller: Caller, params: dict[str, Any]) -> Response:
         """What the settings page posts when an admin changes a field of an ExApp's declarative form.

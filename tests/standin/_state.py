@@ -148,6 +148,9 @@ class ExApp:
     secret: str
     routes: list[dict[str, Any]]
     enabled: bool = False
+    #: ``<apps dir>/<appid>/l10n/``: the ``<lang>.js``/``<lang>.json`` files AppAPI copied from the json-info's
+    #: ``translations_folder`` at registration (file name → content).
+    l10n: dict[str, bytes] = dataclasses.field(default_factory=dict)
     status: dict[str, Any] = dataclasses.field(
         default_factory=lambda: {"deploy": 0, "init": 0, "action": "", "type": "install", "error": ""}
     )
@@ -215,6 +218,8 @@ class StandinState:
             self.ui_scripts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
             self.ui_styles: dict[tuple[str, str, str, str], dict[str, Any]] = {}
             self.ui_initial_states: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+            # Nextcloud's core/lang preference per user (absent = en, the default language of the stand-in).
+            self.languages: dict[str, str] = {}
             self.settings_forms: dict[tuple[str, str], dict[str, Any]] = {}
             self.notifications: dict[int, dict[str, Any]] = {}
             self.exapp_log: list[dict[str, Any]] = []  # messages ExApps sent to api/v1/log

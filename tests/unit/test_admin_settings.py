@@ -78,10 +78,25 @@ def test_the_form_is_an_admin_form_with_every_field_and_the_defaults():
         "max_input_minutes",
         "ffmpeg_threads",
         "targets",
+        "quick_targets",
     }
     assert fields["concurrency"]["default"] == 5
+    assert fields["quick_targets"]["type"] == "multi-checkbox"
+    assert not any(fields["quick_targets"]["default"].values()), "no quick entries unless the admin asks"
     assert fields["targets"]["type"] == "multi-checkbox"
     assert {o["value"] for o in fields["targets"]["options"]} == set(TARGETS)
+
+
+def test_quick_entries_default_to_none_and_an_empty_choice_means_none():
+    assert DEFAULTS.quick_targets == frozenset()
+    assert AdminSettings.defaults(Settings(quick_targets="mp4,nope")).quick_targets == frozenset({"mp4"})
+    chosen, problems = DEFAULTS.with_values({"quick_targets": '{"mp4": true, "webm": false}'})
+    assert (chosen.quick_targets, problems) == (frozenset({"mp4"}), [])
+    from_env = replace(DEFAULTS, quick_targets=frozenset({"mp4"}))
+    # Unticking every box stores {} (or nothing at all): no quick entries, unlike "targets" where empty = all.
+    assert from_env.with_values({"quick_targets": "{}"})[0].quick_targets == frozenset()
+    assert from_env.with_values({"quick_targets": ""})[0].quick_targets == frozenset()
+    assert from_env.with_values({"quick_targets": "42"})[1] == ["quick_targets: '42' is not understood"]
 
 
 @pytest.mark.anyio
