@@ -40,6 +40,7 @@ help:
 	@echo "video_converter_fm $(VERSION)"
 	@echo ""
 	@echo "  make demo          the ExApp converting a sample against the embedded stand-in [VIDEO=… TARGET=mp4]"
+	@echo "  make demo UI=1     … then keep running and print the Conversions page's URL [PORT=8080]"
 	@echo "  make test          install, ffmpeg if missing, then the whole pytest suite (PYTEST_ARGS=…)"
 	@echo "  make lint          ruff check + ruff format --check, hadolint Dockerfile (+ shellcheck if present)"
 	@echo ""
@@ -124,10 +125,13 @@ lint: deps
 
 # The ExApp against the embedded Nextcloud stand-in: register, upload a sample, convert it, show the job.
 # make demo VIDEO=path/to/clip.mov TARGET=webm converts your own file (exit 1 when the job fails).
+# make demo UI=1 keeps everything running and prints the Conversions page's URL (stand-in on PORT).
 VIDEO  ?=
 TARGET ?= mp4
+UI     ?=
+PORT   ?= 8080
 demo: deps ffmpeg build
-	$(PYTHON) scripts/demo.py --target "$(TARGET)" $(if $(VIDEO),--video "$(VIDEO)")
+	$(PYTHON) scripts/demo.py --target "$(TARGET)" $(if $(VIDEO),--video "$(VIDEO)") $(if $(UI),--ui --port $(PORT))
 
 # Performance figures (P1, P2, P3, P8, E1; see bench/run.py). BENCH_ARGS="--only P3" to pick.
 BENCH_ARGS ?=

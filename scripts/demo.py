@@ -4,9 +4,11 @@ It starts the stand-in and the ExApp on loopback, registers and enables the ExAp
 video as the user alice, picks "Convert into …" through the AppAPI proxy as the Files UI would, follows the
 job, then prints the final job, an ffprobe summary of the output and the notification alice got.
 
-    python scripts/demo.py [--video PATH] [--target mp4]
+    python scripts/demo.py [--video PATH] [--target mp4] [--ui [--port 8080]]
 
-Exits 0 when the job completed, 1 when it failed or was cancelled (the job is printed either way).
+Exits 0 when the job completed, 1 when it failed or was cancelled (the job is printed either way). With ``--ui``
+(``make demo UI=1``) everything keeps running afterwards, the stand-in on a fixed port, and one line says which
+page to open in a browser and how to log in; Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -46,11 +48,26 @@ def follow(nextcloud, job_id: int, timeout: float) -> dict:
         time.sleep(0.3)
 
 
+def keep_running(nextcloud, remote_id: int) -> int:
+    """Leave the stand-in and the ExApp up for a browser until Ctrl-C."""
+    page = f"{nextcloud.url}/index.php/apps/app_api/embedded/video_converter_fm/conversions?fileIds={remote_id}"
+    user = nextcloud.alice
+    print(f"Open {page} and log in as {user.name} / {user.password}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print(flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, help="a video to convert (default: a generated 30 s sample)")
     parser.add_argument("--target", default="mp4", help="target id, see GET /api/targets (default: mp4)")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--ui", action="store_true", help="keep running and show the Conversions page's URL")
+    parser.add_argument("--port", type=int, default=8080, help="the stand-in's port with --ui (default: 8080)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="vcfm-demo-") as tmp:
@@ -66,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             video = make_video(work / "sample.mkv", seconds=30, size="640x360", codec="mpeg4", extra=("-q:v", "3"))
 
         say("Starting the Nextcloud stand-in")
-        nextcloud = standin_target()
+        try:
+            nextcloud = standin_target(args.port if args.ui else None)
+        except (OSError, RuntimeError, SystemExit) as exc:
+            print(f"demo: the stand-in could not listen on port {args.port} ({exc}); try PORT=8081", file=sys.stderr)
+            return 2
         exapp = ExAppProcess(nextcloud, work / "exapp")
         try:
             say(f"Starting the ExApp on {exapp.url}")
@@ -100,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             say("alice's notifications")
             for note in nextcloud.notifications("alice"):
                 print(f"    {note['subject']} — {note['message']} ({note['link'] or 'no link'})")
+            if args.ui:
+                return keep_running(nextcloud, remote_id=nextcloud.file_id("alice", remote))
             return 0 if job["status"] == "completed" else 1
         except Exception as exc:
             print(f"demo: {exc}", file=sys.stderr)

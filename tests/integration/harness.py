@@ -287,8 +287,8 @@ def _no_cookies() -> http.cookiejar.CookieJar:
     return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
-def standin_target() -> NextcloudTarget:
-    server = StandinServer(StandinState()).start()
+def standin_target(port: int | None = None) -> NextcloudTarget:
+    server = StandinServer(StandinState(), port=port).start()
     admin, alice, bob = User("admin", "admin"), User("alice", "alice"), User("bob", "bob")
     occ = [sys.executable, "-m", "tests.standin.occ", "--url", server.url]
     return NextcloudTarget(server.url, admin, alice, bob, occ, standin=server)
