@@ -17,6 +17,55 @@ MAX_PROBE_OUTPUT = 32 * 1024 * 1024
 """ffprobe's JSON for a sane file is a few kilobytes; a file claiming thousands of streams is refused."""
 
 
+INPUT_FORMATS: tuple[str, ...] = (
+    "mov",  # the mov,mp4,m4a,3gp,3g2,mj2 demuxer: phones, cameras, most downloads
+    "matroska",  # matroska,webm
+    "avi",
+    "asf",  # WMV, WMA
+    "mpeg",  # MPEG program streams: .mpg, DVD .vob, camcorder .mod
+    "mpegts",  # transport streams: .ts, AVCHD .mts/.m2ts
+    "flv",
+    "ogg",  # Ogg Theora/Vorbis/Opus
+    "dv",  # camcorder DV
+    "mxf",  # professional cameras
+    "gif",  # animated GIFs, and our own GIF outputs when they are checked
+    "wav",
+    "aiff",
+    "mp3",
+    "flac",
+    "aac",  # raw ADTS AAC
+)
+"""The only demuxers ffprobe and ffmpeg may use on a file (``-format_whitelist``), whatever its name or content.
+
+FFmpeg picks a demuxer by sniffing content, so a text file called ``holiday.mp4`` is read by whichever demuxer
+recognises it. Several of them open *other* files or URLs named inside the file: ``hls`` and ``dash`` (playlists
+whose segments may be any local path, e.g. another user's source in the scratch folder), ``concat``/``ffconcat``,
+``image2`` (a name like ``img%03d.png`` is a pattern for a sequence of files), ``sdp``/``rtp``/``rtsp``,
+``imf``, ``vobsub`` (opens the ``.sub`` beside an ``.idx``)... A list of the containers people really upload
+is the only closed door: a new FFmpeg with a new demuxer of that kind gets no access either. None of these
+open anything but the file they are given (the MOV family's external data references are switched off
+separately, see :func:`input_options`). Names are matched against each part of a demuxer's name, so ``mov``
+admits ``mov,mp4,m4a,3gp,3g2,mj2``."""
+
+
+def input_options(format_name: str | None = None) -> list[str]:
+    """Options that go before ``-i`` so that ffmpeg or ffprobe reads the given file and nothing else.
+
+    ``-protocol_whitelist file`` refuses ``http:``, ``concat:``, ``subfile:`` and every other protocol a
+    demuxer might try to open; :data:`INPUT_FORMATS` refuses the demuxers that read other files.
+    ``format_name`` is what the probe saw: MOV's external data references (``alis`` entries pointing to
+    media in another file, which the demuxer would open relative to this one, e.g. ``../job-4/source.mov``)
+    are off by default in FFmpeg; we say so explicitly so a changed default cannot turn them on. ffmpeg
+    refuses a demuxer option the chosen demuxer does not have ("Option enable_drefs not found"), so the
+    MOV options are only added when the file is known to be MOV, or when ``format_name`` is None (ffprobe,
+    which ignores options nobody used).
+    """
+    options = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(INPUT_FORMATS)]
+    if format_name is None or format_name.split(",")[0] == "mov":
+        options += ["-enable_drefs", "0", "-use_absolute_path", "0"]
+    return options
+
+
 def input_url(path: os.PathLike[str] | str) -> str:
     """A file name ffmpeg cannot mistake for an option or a protocol: ``-x.mp4`` and ``http:x`` stay files."""
     return "file:" + os.fspath(path)

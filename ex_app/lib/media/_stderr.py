@@ -9,6 +9,8 @@ import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 
+from ..i18n import _
+
 
 class LineBuffer:
     """Split a byte stream into text lines, never holding more than ``max_line`` bytes of one line.
@@ -78,20 +80,35 @@ class StderrTail:
         return "\n".join(self._lines)
 
 
+EMPTY_FILE = _("This file is empty: there is nothing in it to convert.")
+NOT_MEDIA = _("This is not a video or audio file.")
+TRUNCATED = _(
+    "This video file is incomplete (cut off before its end), which usually means the recording or the upload "
+    "was interrupted."
+)
+NOT_ACCEPTED = _(
+    "This is not a video file the converter accepts. It reads video and audio files such as MP4, MOV, MKV, "
+    "WebM, AVI, MPEG, WMV and MP3, but not playlists, image sequences or other files that refer to further files."
+)
+INVALID_DATA = (
+    "This file is not a video or audio file FFmpeg can read, or it is damaged "
+    "(Invalid data found when processing input)."
+)
+EXTERNAL_REFERENCE = _(
+    "This video refers to pictures or sound kept in other files, which the converter does not read. Export it "
+    "as a self-contained movie and try again."
+)
+
 # (substring as ffmpeg prints it, what we tell the person). First match in this order wins, so the most
 # specific cause comes first.
 KNOWN_FAILURES: tuple[tuple[str, str], ...] = (
-    (
-        "moov atom not found",
-        "This video file is incomplete: its index (the MP4 'moov atom') is missing, which usually means the "
-        "recording or the upload was interrupted.",
-    ),
+    # "Format not on whitelist" / "Protocol 'http' not on whitelist 'file'": see _process.INPUT_FORMATS.
+    ("not on whitelist", NOT_ACCEPTED),
+    # The MP4 index is written last, so a cut-off MP4 has none. (A file that is not an MP4 at all but is
+    # named like one gets the same message from FFmpeg; explain_failure tells them apart by the file's start.)
+    ("moov atom not found", TRUNCATED),
     ("No space left on device", "The server ran out of disk space while converting this file."),
-    (
-        "Invalid data found when processing input",
-        "This file is not a video or audio file FFmpeg can read, or it is damaged "
-        "(Invalid data found when processing input).",
-    ),
+    ("Invalid data found when processing input", INVALID_DATA),
     ("No such file or directory", "The file to convert could not be found on the server."),
     ("Permission denied", "The server was not allowed to read or write this file."),
     ("Decoder (codec", "This file uses a format that FFmpeg on this server cannot decode."),
@@ -121,15 +138,54 @@ _COMPONENT = re.compile(r"^\[[^\]]*@ ?(0x)?[0-9a-f]+\]\s*", re.IGNORECASE)
 _MAX_MESSAGE = 300
 
 
-def explain_failure(lines: Sequence[str], *, paths: Iterable[str] = (), returncode: int | None = None) -> str:
+# How the containers of _process.INPUT_FORMATS begin (offset, bytes): a file starting like none of them is not
+# a damaged video but something else altogether. ISO media (MP4/MOV) starts with a box: a size, then its type.
+_ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"styp", b"sidx", b"moof")
+_MAGIC: tuple[tuple[int, bytes], ...] = (
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM (EBML)
+    (0, b"RIFF"),  # AVI, WAV
+    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),  # ASF / WMV
+    (0, b"\x00\x00\x01\xba"),  # MPEG program stream
+    (0, b"OggS"),
+    (0, b"FLV"),
+    (0, b"fLaC"),
+    (0, b"ID3"),  # MP3 with a tag
+    (0, b"GIF8"),
+    (0, b"FORM"),  # AIFF
+    (0, b"\x06\x0e\x2b\x34"),  # MXF
+)
+
+
+def looks_like_media(head: bytes) -> bool:
+    """True when ``head`` (a file's first bytes) starts like one of the containers the converter reads.
+
+    A guess used only to choose between "damaged" and "not a video" for a file FFmpeg already refused.
+    """
+    if len(head) >= 8 and head[4:8] in _ISO_BOXES:
+        return True
+    if any(head[offset : offset + len(magic)] == magic for offset, magic in _MAGIC):
+        return True
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return True  # an MPEG audio or ADTS AAC frame header
+    # MPEG transport stream: a 0x47 sync byte every 188 bytes (192 in Blu-ray/AVCHD .m2ts).
+    return any(len(head) > 3 * step + skip and all(head[skip + k * step] == 0x47 for k in range(4))
+               for step, skip in ((188, 0), (192, 4)))  # fmt: skip
+
+
+def explain_failure(
+    lines: Sequence[str], *, paths: Iterable[str] = (), returncode: int | None = None, head: bytes | None = None
+) -> str:
     """One readable sentence for a failed ffmpeg/ffprobe run, from its last stderr ``lines``.
 
     Known causes become a fixed sentence; otherwise the last meaningful lines are quoted, with ffmpeg's
     ``[component @ 0x…]`` prefixes, repeated lines and our own scratch ``paths`` removed (a user must not see
-    server paths).
+    server paths). ``head``, the input file's first bytes when known, tells a damaged video from a file that
+    is no video at all when FFmpeg's complaint fits both.
     """
     for needle, sentence in KNOWN_FAILURES:
         if any(needle.lower() in line.lower() for line in lines):
+            if sentence in (TRUNCATED, INVALID_DATA) and head is not None and not looks_like_media(head):
+                return NOT_MEDIA
             return sentence
     meaningful = _meaningful(lines, sorted(set(paths), key=len, reverse=True))
     if meaningful:

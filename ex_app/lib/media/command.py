@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import MediaError, UnsupportedInput
-from ._process import input_url
+from ._process import input_options, input_url
 from .plan import AudioPlan, Plan, make_plan
 from .probe import MediaInfo
 from .targets import AudioEncoding, JobOptions, Speed, Target, VideoEncoding
@@ -65,12 +65,14 @@ def build_command(
     Calls :func:`check_compatible` first. ``plan`` (from :func:`.make_plan`) says which streams are copied,
     encoded or dropped; without one, it is made from ``options`` and ``src``'s name. Streams are chosen
     explicitly; both paths are given as ``file:`` URLs, so names starting with ``-`` or containing ``:`` are
-    safe. ``threads`` > 0 caps encoder threads. ``speed`` is the encoder effort; only tests ask for ``fastest``.
+    safe, and the input may only be read by the demuxers in :data:`._process.INPUT_FORMATS`. ``threads`` > 0
+    caps encoder threads. ``speed`` is the encoder effort; only tests ask for ``fastest``.
     """
     check_compatible(target, info)
     plan = plan or make_plan(target, info, options, source_name=src.name)
     target = plan.target
-    cmd = [ffmpeg, *GLOBAL_ARGS]
+    # Input options, so before -i: read this file only, with the demuxer the probe saw (see input_options).
+    cmd = [ffmpeg, *GLOBAL_ARGS, *input_options(info.format_name)]
     if plan.max_duration is not None:
         # As an input option, so that decoding stops there: the GIF palette pass would otherwise read it all.
         cmd += ["-t", f"{plan.max_duration:g}"]

@@ -6,9 +6,11 @@ from recorded JSON; :func:`probe` runs ffprobe and maps its failures to :class:`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import DEVNULL, PIPE
@@ -17,8 +19,8 @@ from typing import Any
 import anyio
 
 from ..errors import MediaError
-from ._process import collect_output, input_url, stop_process
-from ._stderr import explain_failure
+from ._process import collect_output, input_options, input_url, stop_process
+from ._stderr import EMPTY_FILE, EXTERNAL_REFERENCE, explain_failure
 
 PROBE_TIME_LIMIT = 120.0
 """Seconds; ffprobe reads only headers and a few packets, so only a pathological file takes this long."""
@@ -156,17 +158,30 @@ def parse_ffprobe(data: dict[str, Any]) -> MediaInfo:
     )
 
 
-async def probe(path: str | os.PathLike[str], *, ffprobe: str = "ffprobe") -> MediaInfo:
-    """Run ffprobe on ``path``.
+_LEVEL = re.compile(r"\[(warning|error|fatal|panic)\] ")
+HEAD_BYTES = 4096
+"""How much of a refused file is read to tell a damaged video from something that is no video at all."""
 
-    Raises :class:`MediaError` with a sentence a person understands when the file cannot be read (or ffprobe
-    takes longer than :data:`PROBE_TIME_LIMIT`); ffprobe never outlives this call, even when it is cancelled.
+
+async def probe(path: str | os.PathLike[str], *, ffprobe: str = "ffprobe") -> MediaInfo:
+    """Run ffprobe on ``path``, reading that file only (see :func:`.input_options`).
+
+    Raises :class:`MediaError` with a sentence a person understands when the file cannot be read, is empty,
+    is of a kind the converter does not accept, refers to media in other files, or when ffprobe takes longer
+    than :data:`PROBE_TIME_LIMIT`. ffprobe never outlives this call, even when it is cancelled.
     """
+    file = anyio.Path(path)
+    with contextlib.suppress(OSError):  # a missing file is ffprobe's to explain
+        if (await file.stat()).st_size == 0:
+            raise MediaError(EMPTY_FILE)
     cmd = [
         ffprobe,
         "-hide_banner",
-        "-v",
-        "error",
+        # Warnings too, each line tagged with its level: errors explain a failure, one warning (MOV external
+        # references) is a refusal of its own.
+        "-loglevel",
+        "level+warning",
+        *input_options(),
         "-print_format",
         "json",
         "-show_format",
@@ -187,8 +202,21 @@ async def probe(path: str | os.PathLike[str], *, ffprobe: str = "ffprobe") -> Me
     if scope.cancelled_caught:
         raise MediaError("Reading this file's details took too long; the file may be damaged.")
     stderr_text = stderr.decode("utf-8", "replace")
+    errors: list[str] = []
+    for line in stderr_text.splitlines():
+        level = _LEVEL.search(line)
+        if level is None or level.group(1) != "warning":
+            errors.append(_LEVEL.sub("", line, count=1))
+        elif "Skipped opening external track" in line:
+            # MOV data references stay closed (-enable_drefs 0), so this track has no data: refuse it here
+            # with the reason rather than fail later with a puzzling "no picture".
+            raise MediaError(EXTERNAL_REFERENCE, stderr_text[-8192:])
     if returncode != 0:
-        raise MediaError(explain_failure(stderr_text.splitlines(), paths=[str(path)]), stderr_text[-8192:])
+        head = None
+        with contextlib.suppress(OSError):
+            async with await file.open("rb") as fp:
+                head = await fp.read(HEAD_BYTES)
+        raise MediaError(explain_failure(errors, paths=[str(path)], head=head), "\n".join(errors)[-8192:])
     try:
         data = json.loads(stdout)
     except ValueError as exc:

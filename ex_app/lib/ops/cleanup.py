@@ -1,6 +1,7 @@
 """Housekeeping: delete finished jobs past their retention, remove scratch folders nobody will use again.
 
-Scratch folders are named ``job-<id>`` (``worker.pipeline.scratch_dir``). One is *orphaned* when its job is
+Scratch folders are named ``job-<id>-<random token>`` (``worker.pipeline.scratch_dir``; plain ``job-<id>`` from
+older versions is recognised too). One is *orphaned* when its job is
 neither pending nor processing — the worker removes its folder when a job ends, so an orphan is what a crash
 or a kill left behind. The folder listing is taken **before** the active jobs are read: a job that is active
 by then keeps its folder, and a folder created afterwards is not seen at all. (A finished job retried *and*
@@ -24,7 +25,7 @@ from ..jobs.models import utc_now
 from ..settings import Settings
 from ._json import jsonable
 
-_SCRATCH_NAME = re.compile(r"job-(\d+)")
+_SCRATCH_NAME = re.compile(r"job-(\d+)(?:-[0-9a-f]+)?")
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms]?)")
 _UNITS = {"d": "days", "": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
@@ -37,7 +38,7 @@ class CleanupResult:
     dry_run: bool
     #: Finished jobs that finished before ``cutoff``, sorted.
     deleted_job_ids: list[int]
-    #: Orphaned ``job-<id>`` scratch folders, sorted by job id.
+    #: Orphaned ``job-<id>-<token>`` scratch folders, sorted by job id.
     removed_scratch_dirs: list[Path]
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,24 +63,25 @@ def retention(settings: Settings) -> timedelta:
     return timedelta(days=settings.retention_days)
 
 
-async def scratch_job_dirs(scratch: Path) -> dict[int, Path]:
-    """The ``job-<id>`` folders in ``scratch`` by job id (empty if ``scratch`` does not exist)."""
-    found: dict[int, Path] = {}
+async def scratch_job_dirs(scratch: Path) -> list[tuple[int, Path]]:
+    """The job folders in ``scratch`` as (job id, path), sorted by id then name (empty if ``scratch`` does not
+    exist). A job may have more than one: each attempt gets a new folder."""
+    found: list[tuple[int, Path]] = []
     root = anyio.Path(scratch)
     if not await root.is_dir():
         return found
     async for entry in root.iterdir():
         match = _SCRATCH_NAME.fullmatch(entry.name)
         if match is not None and await entry.is_dir():
-            found[int(match.group(1))] = Path(entry)
-    return found
+            found.append((int(match.group(1)), Path(entry)))
+    return sorted(found, key=lambda item: (item[0], item[1].name))
 
 
 async def orphaned_scratch_dirs(store: JobStore, scratch: Path) -> list[Path]:
     """The scratch folders whose job is neither pending nor processing (or no longer exists), by job id."""
     dirs = await scratch_job_dirs(scratch)  # first: see the module docstring
     active = await store.active_ids()
-    return [path for job_id, path in sorted(dirs.items()) if job_id not in active]
+    return [path for job_id, path in dirs if job_id not in active]
 
 
 async def cleanup(

@@ -122,7 +122,7 @@ class ScratchStatus:
     #: Free and total bytes of the file system holding the scratch folder (or its nearest existing parent).
     free_bytes: int | None
     total_bytes: int | None
-    #: ``job-<id>`` folders present.
+    #: ``job-<id>-<token>`` folders present.
     job_dirs: int = 0
     #: Of those, the folders of jobs that are neither pending nor processing (``cleanup`` removes them);
     #: ``None`` when the database could not say which jobs are active.
@@ -333,8 +333,8 @@ async def scratch_status(scratch: Path, active_ids: set[int] | None) -> ScratchS
     """Free space where the scratch folder lives, and its job folders (orphaned = not in ``active_ids``)."""
     exists = await anyio.Path(scratch).is_dir()
     usage = await anyio.to_thread.run_sync(_disk_usage, scratch)
-    dirs = await scratch_job_dirs(scratch) if exists else {}
-    orphaned = None if active_ids is None else sum(job_id not in active_ids for job_id in dirs)
+    dirs = await scratch_job_dirs(scratch) if exists else []
+    orphaned = None if active_ids is None else sum(job_id not in active_ids for job_id, _path in dirs)
     return ScratchStatus(
         path=scratch,
         exists=exists,

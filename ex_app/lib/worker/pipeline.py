@@ -1,14 +1,15 @@
 """One job, start to finish: resolve → download → probe → ffmpeg → upload. No database access here.
 
 The worker owns the job's state; this module only turns a job into an output file in Nextcloud, or raises one
-of our errors. Scratch files live in ``<scratch>/job-<id>/`` and are removed whatever happens. Before the
-download the job takes its room on the scratch disk (:class:`.space.ScratchSpace`): not enough free space
-sends it back to the queue for a while, a disk that fills up anyway fails it as ``ScratchFull`` (retried).
+of our errors. Scratch files live in ``<scratch>/job-<id>-<random token>/`` and are removed whatever happens.
+Before the download the job takes its room on the scratch disk (:class:`.space.ScratchSpace`): not enough free
+space sends it back to the queue for a while, a disk that fills up anyway fails it as ``ScratchFull`` (retried).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -61,7 +62,27 @@ def check_duration(seconds: float | None, limits: AdminSettings) -> None:
 
 
 def scratch_dir(settings: Settings, job_id: int) -> Path:
-    return settings.scratch / f"job-{job_id}"
+    """A new, unguessable folder name for one attempt at ``job_id``: ``job-<id>-<32 hex digits>``.
+
+    The token keeps one job's files out of reach of another's input even if a demuxer were ever tricked into
+    opening a path named in a file (another user's source would otherwise wait at a predictable place);
+    the ``job-<id>`` prefix lets the cleanup recognise orphans (ops/cleanup.py).
+    """
+    return settings.scratch / f"job-{job_id}-{secrets.token_hex(16)}"
+
+
+async def make_scratch(settings: Settings, job_id: int) -> Path:
+    """Create a fresh scratch folder for ``job_id`` (mode 0700, in a scratch root of mode 0700), after removing
+    what an earlier attempt at the same job, killed mid-way, may have left."""
+    root = anyio.Path(settings.scratch)
+    await root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    await root.chmod(0o700)  # also when it existed before, e.g. created by an older version
+    async for old in root.glob(f"job-{job_id}-*"):
+        await remove_scratch(Path(old))
+    await remove_scratch(Path(root / f"job-{job_id}"))  # the name older versions used
+    work = scratch_dir(settings, job_id)
+    await anyio.Path(work).mkdir(mode=0o700)
+    return work
 
 
 async def remove_scratch(path: Path) -> None:
@@ -85,12 +106,10 @@ async def convert(
     # By id, at processing time: the user may have moved or renamed the file since enqueueing.
     source = await gateway.resolve(job.file_id)
     check_size(source.size, limits)
-    work = scratch_dir(settings, job.id)
-    await remove_scratch(work)  # a previous attempt killed mid-way may have left files
+    work = await make_scratch(settings, job.id)
     try:
         if space is not None:
             await space.hold(job.id, work, target, source.size)
-        await anyio.Path(work).mkdir(parents=True, exist_ok=True)
         local_source = work / ("source" + (PurePosixPath(source.name).suffix or ".bin"))
         await gateway.download(source, local_source)
         # Probe first: a file without a usable stream fails here, with a clear message, before any encoding.

@@ -62,12 +62,14 @@ def awkward(ffmpeg_bin: str, ffprobe_bin: str, tmp_path_factory: pytest.TempPath
     ``rotated`` (MP4 whose display matrix turns 320x240 to portrait), ``hevc10`` (x265 Main 10 in MP4),
     ``ffv1_444`` (FFV1 4:4:4 10-bit, 321x241, in MKV), ``vfr`` (10 fps for 1 s, then 30 fps, in MKV),
     ``rich`` (MKV: two audio tracks, the second default; SubRip and ASS subtitles; title, creation time and
-    two chapters), ``tall`` (960x720, 1 s, no audio), ``no_streams`` (an ffmetadata file: probes, holds nothing).
+    two chapters), ``tall`` (960x720, 1 s, no audio), ``no_streams`` (a MOV holding only a timecode track:
+    probes, holds no picture or sound), ``metadata_only`` (an ffmetadata text file named .mp4: FFmpeg reads it,
+    the converter must not).
     """
     root = tmp_path_factory.mktemp("awkward")
     out = {name: root / f"{name}.{ext}" for name, ext in [
         ("rotated", "mp4"), ("hevc10", "mp4"), ("ffv1_444", "mkv"), ("vfr", "mkv"), ("rich", "mkv"),
-        ("tall", "mp4"), ("no_streams", "mp4"),
+        ("tall", "mp4"), ("no_streams", "mov"), ("metadata_only", "mp4"),
     ]}  # fmt: skip
     plain = root / "plain.mp4"
     _ffmpeg(ffmpeg_bin, *_video_input(), *_audio_input(), *_FAST_H264, "-c:a", "aac", "-shortest", str(plain))
@@ -92,5 +94,9 @@ def awkward(ffmpeg_bin: str, ffprobe_bin: str, tmp_path_factory: pytest.TempPath
             "-metadata", "title=Holiday «été»", "-metadata", "creation_time=2021-06-01T12:34:56Z",
             str(out["rich"]))  # fmt: skip
     _ffmpeg(ffmpeg_bin, *_video_input("960x720", seconds=1), *_FAST_H264, str(out["tall"]))
-    out["no_streams"].write_text(";FFMETADATA1\ntitle=Nothing here\n", encoding="utf-8")
+    timecode = root / "timecode.mov"
+    _ffmpeg(ffmpeg_bin, "-f", "lavfi", "-i", "color=size=32x32:duration=0.2", "-timecode", "00:00:00:00",
+            "-c:v", "libx264", str(timecode))  # fmt: skip
+    _ffmpeg(ffmpeg_bin, "-i", str(timecode), "-map", "0:d", "-c", "copy", "-f", "mov", str(out["no_streams"]))
+    out["metadata_only"].write_text(";FFMETADATA1\ntitle=Nothing here\n", encoding="utf-8")
     return out

@@ -10,6 +10,10 @@ from ex_app.lib.media import TARGETS, JobOptions, MediaInfo, build_command, chec
 from ex_app.lib.media.probe import AudioStream, SubtitleStream, VideoStream
 
 HEAD = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
+# Read the given file only: no protocol but file, no demuxer outside the list (hls, concat, image2 …).
+FORMATS = "mov,matroska,avi,asf,mpeg,mpegts,flv,ogg,dv,mxf,gif,wav,aiff,mp3,flac,aac"
+GUARD = ["-protocol_whitelist", "file", "-format_whitelist", FORMATS]
+GUARD_MOV = [*GUARD, "-enable_drefs", "0", "-use_absolute_path", "0"]
 SRC = Path("/scratch/1/in.mov")
 DST = Path("/scratch/1/out.part")
 
@@ -33,6 +37,7 @@ SURROUND = MediaInfo(
 def test_mp4_encodes_the_video_and_keeps_every_audio_track_copying_what_fits() -> None:
     assert build_command(get_target("mp4"), MOVIE, SRC, DST) == [
         *HEAD,
+        *GUARD_MOV,
         *("-i", "file:/scratch/1/in.mov"),
         *("-map", "0:1", "-map", "0:0", "-map", "0:2", "-map", "0:3"),
         *("-c:v", "libx264", "-preset", "medium", "-crf", "23", "-pix_fmt", "yuv420p"),
@@ -48,6 +53,7 @@ def test_webm_uses_constant_quality_vp9_and_opus_and_webvtt() -> None:
     assert build_command(get_target("webm"), MOVIE, SRC, DST, threads=3, ffmpeg="/usr/bin/ffmpeg") == [
         "/usr/bin/ffmpeg",
         *HEAD[1:],
+        *GUARD_MOV,
         *("-i", "file:/scratch/1/in.mov"),
         *("-map", "0:1", "-map", "0:0", "-map", "0:2", "-map", "0:3"),
         *("-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "4", "-crf", "31", "-b:v", "0", "-row-mt", "1"),
@@ -63,6 +69,7 @@ def test_webm_uses_constant_quality_vp9_and_opus_and_webvtt() -> None:
 def test_mkv_copies_streams_and_attachments_and_converts_mp4_subtitles() -> None:
     assert build_command(get_target("mkv"), MOVIE, SRC, DST) == [
         *HEAD,
+        *GUARD_MOV,
         *("-i", "file:/scratch/1/in.mov"),
         *("-map", "0:1", "-map", "0:0", "-map", "0:2", "-map", "0:3", "-map", "0:t?"),
         *("-c:v", "copy", "-c:a", "copy", "-c:s", "srt"),
@@ -73,6 +80,7 @@ def test_mkv_copies_streams_and_attachments_and_converts_mp4_subtitles() -> None
 def test_mp3_extracts_the_default_audio_track_as_stereo() -> None:
     assert build_command(get_target("mp3"), SURROUND, SRC, DST) == [
         *HEAD,
+        *GUARD,
         *("-i", "file:/scratch/1/in.mov"),
         *("-map", "0:2", "-vn", "-sn", "-dn"),
         *("-c:a", "libmp3lame", "-q:a", "2"),
@@ -91,6 +99,7 @@ def test_hevc_is_tagged_hvc1_for_apple_players() -> None:
 def test_avi_is_xvid_with_constant_bitrate_mp3_one_audio_track_and_no_subtitles_or_chapters() -> None:
     assert build_command(get_target("avi"), MOVIE, SRC, DST) == [
         *HEAD,
+        *GUARD_MOV,
         *("-i", "file:/scratch/1/in.mov"),
         *("-map", "0:1", "-map", "0:0"),
         *("-c:v", "mpeg4", "-q:v", "5", "-pix_fmt", "yuv420p", "-tag:v", "xvid"),
@@ -104,6 +113,7 @@ def test_gif_reads_only_30_seconds_caps_fps_and_width_and_builds_one_palette() -
     long = replace(MOVIE, duration=95.0, video=(replace(MOVIE.video[0], fps=30.0),))
     assert build_command(get_target("gif"), long, SRC, DST) == [
         *HEAD,
+        *GUARD_MOV,
         *("-t", "30", "-i", "file:/scratch/1/in.mov"),
         *("-map", "0:1", "-c:v", "gif"),
         "-vf",

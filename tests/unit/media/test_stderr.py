@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from ex_app.lib.media._stderr import LineBuffer, StderrTail, explain_failure
+import pytest
+
+from ex_app.lib.media._stderr import (
+    NOT_ACCEPTED,
+    NOT_MEDIA,
+    TRUNCATED,
+    LineBuffer,
+    StderrTail,
+    explain_failure,
+    looks_like_media,
+)
 
 
 def test_line_buffer_joins_lines_split_across_chunks() -> None:
@@ -67,3 +77,40 @@ def test_long_details_are_shortened() -> None:
 def test_a_killed_ffmpeg_without_output_is_explained() -> None:
     assert "signal 9" in explain_failure([], returncode=-9)
     assert explain_failure(["Conversion failed!"], returncode=1) == "FFmpeg stopped with an error but did not say why."
+
+
+def test_a_missing_moov_atom_in_a_file_that_is_no_media_at_all_says_so() -> None:
+    lines = ["moov atom not found", "file:/x/in.mp4: Invalid data found when processing input"]
+    assert explain_failure(lines, head=bytes(range(256))) == NOT_MEDIA
+    assert explain_failure(lines, head=b"\0\0\0\x20ftypisom" + bytes(100)) == TRUNCATED
+    assert explain_failure(["file:/x/in.mkv: Invalid data found when processing input"], head=b"hello") == NOT_MEDIA
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"\0\0\0\x1cftypmp42",
+        b"\x1a\x45\xdf\xa3\x01",
+        b"RIFF\0\0\0\0AVI ",
+        b"OggS\0",
+        b"ID3\x04",
+        b"\xff\xfb\x90\x00",
+        b"GIF89a",
+        (b"\x47" + bytes(187)) * 4,
+        (bytes(4) + b"\x47" + bytes(187)) * 4,
+    ],
+)
+def test_containers_the_converter_reads_are_recognised_by_their_start(head: bytes) -> None:
+    assert looks_like_media(head)
+
+
+@pytest.mark.parametrize(
+    "head", [b"", b"#EXTM3U\n", b"ffconcat version 1.0\n", b"\x89PNG\r\n\x1a\n", bytes(range(256))]
+)
+def test_other_files_are_not_taken_for_media(head: bytes) -> None:
+    assert not looks_like_media(head)
+
+
+def test_whitelist_refusals_say_the_file_is_not_accepted() -> None:
+    lines = ["[hls @ 0x5] Format not on whitelist 'mov,matroska'", "file:/x/in.mp4: Invalid argument"]
+    assert explain_failure(lines) == NOT_ACCEPTED

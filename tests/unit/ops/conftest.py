@@ -60,7 +60,7 @@ class Jobs:
 @dataclass
 class Scratch:
     root: Path
-    #: job-<id> folders cleanup must remove (job finished or gone) / keep (job active).
+    #: job folders cleanup must remove (job finished or gone) / keep (job active).
     orphaned: list[Path]
     kept: list[Path]
     #: Entries that are not job folders at all.
@@ -145,19 +145,23 @@ def scratch(tmp_path: Path, jobs: Jobs) -> Scratch:
     root = tmp_path / "scratch"
     root.mkdir()
 
-    def job_dir(job_id: int) -> Path:
-        path = root / f"job-{job_id}"
+    def job_dir(job_id: int, token: str | None = "0123456789abcdef0123456789abcdef") -> Path:
+        # job-<id>-<token> as the worker names them; job-<id> as versions before the random token did.
+        path = root / (f"job-{job_id}-{token}" if token else f"job-{job_id}")
         path.mkdir()
         (path / "source.mov").write_bytes(b"x" * 16)
         return path
 
-    orphaned = [job_dir(jobs.old_completed), job_dir(jobs.bob_failed_1), job_dir(jobs.all[-1] + 100)]
-    kept = [job_dir(jobs.processing), job_dir(jobs.old_pending), job_dir(jobs.waiting_retry)]
-    unrelated = [root / "notes", root / "job-abc", root / f"job-{jobs.old_failed}.log"]
+    orphaned = [job_dir(jobs.old_completed, None), job_dir(jobs.bob_failed_1), job_dir(jobs.all[-1] + 100)]
+    kept = [job_dir(jobs.processing), job_dir(jobs.old_pending), job_dir(jobs.waiting_retry, None)]
+    unrelated = [root / "notes", root / "job-abc", root / f"job-{jobs.old_failed}.log", root / "job-7-not-a-token"]
     unrelated[0].mkdir()
     unrelated[1].mkdir()
     unrelated[2].write_text("a file, not a job folder")
-    return Scratch(root=root, orphaned=sorted(orphaned, key=lambda p: int(p.name[4:])), kept=kept, unrelated=unrelated)
+    unrelated[3].mkdir()
+    return Scratch(
+        root=root, orphaned=sorted(orphaned, key=lambda p: int(p.name.split("-")[1])), kept=kept, unrelated=unrelated
+    )
 
 
 @pytest.fixture(autouse=True)
