@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -52,6 +53,10 @@ def keep_running(nextcloud, remote_id: int) -> int:
     """Leave the stand-in and the ExApp up for a browser until Ctrl-C."""
     page = f"{nextcloud.url}/index.php/apps/app_api/embedded/video_converter_fm/conversions?fileIds={remote_id}"
     user = nextcloud.alice
+    # Ctrl-C, and also a plain kill: both end in the caller's cleanup (unregister, stop the ExApp and the stand-in).
+    # SIGINT is set explicitly because a shell starting us in the background leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"Open {page} and log in as {user.name} / {user.password}", flush=True)
     try:
         while True:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._appapi import AppAPI, files_page, proxy
 from ._dav import dav_entry
-from ._embedded import core_shim, embedded_page, exapp_l10n, server_css
+from ._embedded import core_shim, embedded_page, exapp_l10n, favicon, server_css
 from ._http import sabre_error
 from ._login import dashboard, login_form, login_submit, logout
 from ._ocs import OCS
@@ -281,6 +281,8 @@ def create_app(state: StandinState | None = None) -> ASGIApp:
         Route("/apps/{appid}/l10n/{file}", exapp_l10n),
         Route("/dist/core-main.js", core_shim),
         Route("/core/css/server.css", server_css),
+        Route("/core/img/favicon.ico", favicon),
+        Route("/favicon.ico", favicon),
         Mount(CONTROL, routes=CONTROL_ROUTES),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -60,9 +60,20 @@ CORE_SHIM = r"""/* Nextcloud stand-in: not Nextcloud's core-main.js, only what t
 		if (!vars) { return text }
 		return String(text).replace(/{([^{}]*)}/g, function (m, k) { return k in vars ? String(vars[k]) : m })
 	}
-	function register(app, bundle, pluralFunction) {
+	// Core's OC.L10N.register ignores the "nplurals=…" string l10n/<lang>.js passes and registers its own plural
+	// rule for the user's language (@nextcloud/l10n getPlural); the libraries call it as a function.
+	function getPlural(number) {
+		var language = (root.lang || 'en').replace('-', '_')
+		var oneForZeroToo = ['fr', 'pt_BR', 'hy', 'ln', 'mg', 'nso', 'ti', 'wa', 'ak', 'am', 'bh', 'fil', 'tl']
+		if (oneForZeroToo.indexOf(language) >= 0) {
+			return number === 0 || number === 1 ? 0 : 1
+		}
+		if (['ja', 'ko', 'zh', 'zh_CN', 'zh_TW', 'zh_HK', 'th', 'vi', 'id', 'tr'].indexOf(language) >= 0) { return 0 }
+		return number === 1 ? 0 : 1
+	}
+	function register(app, bundle) {
 		translations[app] = Object.assign(translations[app] || {}, bundle || {})
-		if (pluralFunction) { plurals[app] = pluralFunction }
+		plurals[app] = getPlural
 	}
 	function translate(app, text, vars) {
 		var found = (translations[app] || {})[text]
@@ -71,7 +82,7 @@ CORE_SHIM = r"""/* Nextcloud stand-in: not Nextcloud's core-main.js, only what t
 	}
 	function translatePlural(app, one, many, count, vars) {
 		var found = (translations[app] || {})['_' + one + '_::_' + many + '_']
-		var index = plurals[app] ? plurals[app](count) : (count === 1 ? 0 : 1)
+		var index = (plurals[app] || getPlural)(count)
 		var text = Array.isArray(found) && found[index] ? found[index] : (count === 1 ? one : many)
 		return fill(String(text).replace('%n', count), vars)
 	}
@@ -89,7 +100,7 @@ CORE_SHIM = r"""/* Nextcloud stand-in: not Nextcloud's core-main.js, only what t
 	}
 	OC.getLocale = function () { return root.getAttribute('data-locale') || 'en' }
 	OC.getLanguage = function () { return root.lang || 'en' }
-	OC.L10N = { register: register, translate: translate, translatePlural: translatePlural }
+	OC.L10N = { register: register, translate: translate, translatePlural: translatePlural, _getPlural: getPlural }
 	OC.generateUrl = function (url) { return OC.webroot + '/index.php' + url }
 	window.OCA = window.OCA || {}
 	window.OCP = window.OCP || {}
@@ -298,6 +309,7 @@ def render_page(state: StandinState, exapp: ExApp, entry: dict[str, Any], user: 
         '\t\t<meta charset="utf-8">\n'
         f"\t\t<title>\n\t\t\t{esc(title)} - Nextcloud\t\t</title>\n"
         '\t\t<meta name="viewport" content="width=device-width, initial-scale=1.0" />\n'
+        '\t\t<link rel="icon" href="/core/img/favicon.ico">\n'
         f'\t\t<link rel="stylesheet" href="/core/css/server.css?v={v["core"]}">\n'
         f"{style_links}"
         f"\t\t{script_tags}{globals_js}{l10n}"
@@ -327,6 +339,16 @@ async def exapp_l10n(request: Request) -> Response:
         return Response(b"", 404)
     media = "application/javascript" if name.endswith(".js") else "application/json"
     return Response(content, headers={"Content-Type": media})
+
+
+# A 1×1 transparent PNG: browsers ask for an icon, and a 404 in the console would hide real errors.
+FAVICON = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+async def favicon(request: Request) -> Response:
+    return Response(FAVICON, headers={"Content-Type": "image/png"})
 
 
 async def core_shim(request: Request) -> Response:
