@@ -6,6 +6,7 @@ module twice (uvicorn reload, tests) starts nothing twice.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,14 +18,17 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from nc_py_api.ex_app import AppAPIAuthMiddleware, set_handlers
+from nc_py_api.ex_app import set_handlers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from . import nclog
 from .admin_settings import LiveSettings
+from .api.auth import AdminCheck, AppAPIAuth
 from .api.routes import router
 from .chooser import ProbeCache
 from .errors import ConverterError, InvalidRequest, JobError, NextcloudUnavailable, PermissionDenied, SourceGone
+from .i18n import _
 from .jobs import JobStore
 from .lifecycle import follow_offered_targets, make_enabled_handler, refresh_admin_settings, report_initialised
 from .logs import configure_logging
@@ -81,8 +85,10 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
     app.state.live = live
     app.state.gateway_factory = gateway_factory
     app.state.probe_cache = ProbeCache()
-    # Every route but /heartbeat needs AppAPI's signed headers; the middleware answers 401 otherwise.
-    app.add_middleware(AppAPIAuthMiddleware)
+    app.state.admin_check = AdminCheck()
+    # Every route but /heartbeat needs AppAPI's signed headers; the middleware answers 401 otherwise
+    # (tests/unit/api/test_auth_sweep.py tries every route and mount).
+    app.add_middleware(AppAPIAuth)
     set_handlers(app, make_enabled_handler(live), default_init=False, map_app_static=False)
 
     @app.post("/init")
@@ -131,6 +137,20 @@ def _install_error_handlers(app: FastAPI) -> None:
             problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         detail = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
         return JSONResponse({"error": "; ".join(problems), "detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own answers (no such route 404, wrong method 405, a static file missing) in our shape.
+        headers = dict(exc.headers or {})
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the caller's fault: say so without internals, and keep the traceback for the log.
+        logging.getLogger(__name__).error(
+            "unexpected error answering %s %s", request.method, request.url.path, exc_info=exc
+        )
+        return JSONResponse({"error": _("Something went wrong in the video converter")}, status_code=500)
 
 
 def _app_version() -> str:

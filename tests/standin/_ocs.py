@@ -121,24 +121,51 @@ class OCS:
         return ocs(version, {"version": VERSION, "capabilities": caps})
 
     def cloud_user(self, version: int, caller: Caller) -> Response:
+        """``GET cloud/user``: the caller's own account, key for key as recorded (``ocs_compare_*`` sections of
+        the browser recordings; NC32 adds enabled, login timestamps, bluesky, pronouns, timezone). ``groups``
+        is what an ExApp asks to learn whether its user is an admin (members of the ``admin`` group are)."""
         if caller.user is None:
             return ocs(version, [], 401, "Current user is not logged in")
         user = caller.user
         name = self.state.display_names.get(user, user)
-        return ocs(
-            version,
-            {
-                "enabled": True,
-                "id": user,
-                "display-name": name,
-                "displayname": name,
-                "email": None,
-                "groups": ["admin"] if user in self.state.admins else [],
-                "language": self.state.languages.get(user, "en"),
-                "locale": "",
-                "backend": "Database",
-            },
+        v2local, v2fed = "v2-local", "v2-federated"
+        data: dict[str, Any] = {}
+        nc32 = self.state.nc_version >= 32
+        if nc32:
+            data.update(enabled=True, id=user, firstLoginTimestamp=1795980044, lastLoginTimestamp=1795982177)
+        else:
+            data["id"] = user
+        data.update(
+            lastLogin=1795982177000,
+            backend="Database",
+            subadmin=[],
+            quota={"free": -3, "used": 0, "total": -3, "relative": 0, "quota": -3},
+            manager="",
+            avatarScope=v2fed,
+            email=None,
+            emailScope=v2fed,
+            additional_mail=[],
+            additional_mailScope=[],
+            displayname=name,
+            **{"display-name": name},
+            displaynameScope=v2fed,
         )
+        for key in ("phone", "address", "website", "twitter", *(("bluesky",) if nc32 else ()), "fediverse"):
+            data[key], data[f"{key}Scope"] = "", v2local
+        for key in ("organisation", "role", "headline", "biography"):
+            data[key], data[f"{key}Scope"] = "", v2local
+        data.update(profile_enabled="1", profile_enabledScope=v2local)
+        if nc32:
+            data.update(pronouns="", pronounsScope=v2fed)
+        data.update(
+            groups=["admin"] if user in self.state.admins else [],
+            language=self.state.languages.get(user, "en"),
+            locale="",
+            **({"timezone": "UTC"} if nc32 else {}),
+            notify_email=None,
+            backendCapabilities={"setDisplayName": True, "setPassword": True},
+        )
+        return ocs(version, data)
 
     async def edit_user(
         self, version: int, user: str, caller: Caller, params: dict[str, Any], request: Request

@@ -628,6 +628,8 @@ def test_sessions_replay_the_browser_recording(nc_version: int, probe_exapp: int
                     guser = answered.get("user") or answered["ocs"]["data"]["id"]
                     if ruser != guser:
                         problems.append(f"{where}: served as {guser!r}, recorded {ruser!r}")
+                    if "ocs" in recorded and list(recorded["ocs"]["data"]) != list(answered["ocs"]["data"]):
+                        problems.append(f"{where}: cloud/user keys {list(answered['ocs']['data'])}")
                 if rec["path"] == "/index.php/login" and rec["method"] == "GET":
                     match = re.search(r'data-requesttoken="([^"]+)"', got.text)
                     token = match.group(1) if match else ""

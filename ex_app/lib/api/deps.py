@@ -8,13 +8,19 @@ from fastapi import Depends, Request
 
 from ..admin_settings import AdminSettings
 from ..errors import InvalidRequest
-from ..i18n import language_from_header
+from ..i18n import _, language_from_header
 from ..jobs import JobStore
 from ..settings import Settings
 
 
 class NotAUser(InvalidRequest):
     """This route needs a Nextcloud user."""
+
+    status_code = 403
+
+
+class NotAnAdmin(InvalidRequest):
+    """This route is for Nextcloud administrators."""
 
     status_code = 403
 
@@ -36,6 +42,14 @@ def _user(request: Request) -> str:
     return user
 
 
+async def _admin(request: Request) -> str:
+    # Nextcloud decides who is an admin, not a header: the signed user id only says who is asking.
+    user = _user(request)
+    if not await request.app.state.admin_check.is_admin(user, request.app.state.gateway_factory):
+        raise NotAnAdmin(_("Only Nextcloud administrators can see this"))
+    return user
+
+
 def _limits(request: Request) -> AdminSettings:
     return request.app.state.live.current
 
@@ -54,6 +68,8 @@ def _language(request: Request) -> str:
 Store = Annotated[JobStore, Depends(_store)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 CurrentUser = Annotated[str, Depends(_user)]
+AdminUser = Annotated[str, Depends(_admin)]
+require_admin = Depends(_admin)  # for a whole router: APIRouter(dependencies=[require_admin])
 Language = Annotated[str, Depends(_language)]
 Limits = Annotated[AdminSettings, Depends(_limits)]
 Unfinished = Annotated[int, Depends(_unfinished)]

@@ -294,6 +294,14 @@ class NextcloudGateway:
         with mapped_errors("sending the notification"):
             await nc.notifications.create(subject, message, link=link)
 
+    async def is_admin(self) -> bool:
+        """Whether Nextcloud puts this user in its ``admin`` group (OCS ``cloud/user``, asked as the user)."""
+        nc = await self._client()
+        with mapped_errors("checking your Nextcloud groups"):
+            data = await nc.ocs("GET", "/ocs/v1.php/cloud/user")
+        groups = data.get("groups") if isinstance(data, dict) else None
+        return isinstance(groups, list) and "admin" in groups
+
     def folder_link(self, path: str) -> str:
         """The Files app opened at the folder holding ``path`` (a user path)."""
         folder = posixpath.dirname(path) or "/"

@@ -3,10 +3,11 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 
 from ...ops import collect_status
-from ..deps import AppSettings, Store
+from ..deps import AppSettings, Store, require_admin
 
-# ADMIN access level in appinfo/info.xml: AppAPI's proxy lets only Nextcloud admins through.
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+# The ADMIN access level in appinfo/info.xml makes AppAPI's proxy let only admins through; on top of that every
+# route of this router asks Nextcloud itself (require_admin), so a request that reaches us any other way is refused.
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[require_admin])
 
 
 @router.get("/status")
