@@ -91,6 +91,8 @@ class Job(Base):
         Index("ix_jobs_waiting", "status", "user_id", "created_at", "not_before"),
         # One user's page of jobs, newest first (GET /api/jobs).
         Index("ix_jobs_user_created", "user_id", "created_at", "id"),
+        # The job list's ETag (JobStore.list_version): a user's count and latest change from the index alone.
+        Index("ix_jobs_user_updated", "user_id", "updated_at"),
         # Without AUTOINCREMENT SQLite may hand a deleted job's id to a new job; ids name scratch directories
         # and appear in notifications, so they must never be reused.
         {"sqlite_autoincrement": True},
