@@ -13,15 +13,19 @@ from collections.abc import Iterator
 
 _job_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("vcfm_job_id", default=None)
 _user_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("vcfm_user_id", default=None)
+# One per process (not a context variable): with several replicas, every line says which one wrote it.
+_replica: str | None = None
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
 
 
 class ContextFilter(logging.Filter):
-    """Adds ``record.context`` (`` [job=12 user=alice]``, or empty) for the format string."""
+    """Adds ``record.context`` (`` [worker=host-1 job=12 user=alice]``, or empty) for the format string."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         parts = []
+        if _replica is not None:
+            parts.append(f"worker={_replica}")
         if (job := _job_id.get()) is not None:
             parts.append(f"job={job}")
         if (user := _user_id.get()) is not None:
@@ -44,6 +48,12 @@ def configure_logging(level: str) -> None:
     # nc_py_api and niquests are chatty at DEBUG; their detail is rarely what an admin needs.
     for noisy in ("niquests", "urllib3", "urllib3_future", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def set_replica(name: str | None) -> None:
+    """Name this process's worker in every log line from now on."""
+    global _replica
+    _replica = name
 
 
 @contextlib.contextmanager

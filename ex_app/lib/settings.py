@@ -8,6 +8,8 @@ APP_PORT, NEXTCLOUD_URL, APP_PERSISTENT_STORAGE); nc_py_api reads those itself. 
 from __future__ import annotations
 
 import os
+import re
+import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +17,13 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_ID = "video_converter_fm"
+
+
+def _default_worker_name() -> str:
+    # A container's hostname is its own and survives a restart of the container: exactly the identity a
+    # restarted worker needs to recognise the jobs its killed predecessor held (see worker.Worker.run).
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:64].strip("-.")
+    return name or "worker"
 
 
 def _default_concurrency() -> int:
@@ -64,6 +73,12 @@ class Settings(BaseSettings):
     targets: str = Field("", description="comma-separated target ids offered; empty = all")
     quick_targets: str = Field(
         "", description="comma-separated target ids that also get their own Files menu entry; empty = none"
+    )
+    local_worker: bool = Field(True, description="run a worker in the ExApp process; false = only replicas convert")
+    worker_name: str = Field(
+        default_factory=_default_worker_name,
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="stable name of this worker process, unique among the replicas (default: the hostname)",
     )
     settings_refresh_seconds: float = Field(10.0, gt=0, le=3600, description="how often admin settings are re-read")
     log_level: str = Field("INFO")

@@ -5,6 +5,7 @@ runs on SQLite (default) or PostgreSQL. See ``store.py`` for the transitions and
 """
 
 from .db import alembic_config, create_engine, upgrade_database
+from .identity import NameLock
 from .models import ACTIVE, FINISHED, Base, Job, JobStatus, Worker
 from .records import JobRecord, NewJob, WorkerRecord
 from .store import JobStore
@@ -17,6 +18,7 @@ __all__ = [
     "JobRecord",
     "JobStatus",
     "JobStore",
+    "NameLock",
     "NewJob",
     "Worker",
     "WorkerRecord",

@@ -15,6 +15,7 @@ import builtins
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Self
 
 import anyio
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ex_app.lib.errors import Conflict, NotFound
 
 from .db import IMMEDIATE, create_engine, upgrade_database
+from .identity import NameLock
 from .models import ACTIVE, FINISHED, JobStatus, as_utc, jobs_table, utc_now, workers_table
 from .records import JobRecord, NewJob, WorkerRecord
 
@@ -69,6 +71,12 @@ def _clamp_progress(progress: float) -> float:
 
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _owned_by_name(column: ColumnElement[str] | Any, name: str) -> ColumnElement[bool]:
+    # Worker ids are "<name>/<instance>"; a prefix comparison, not LIKE, since names may contain "_".
+    prefix = f"{name}/"
+    return func.substr(column, 1, len(prefix)) == prefix
 
 
 class JobStore:
@@ -485,6 +493,47 @@ class JobStore:
         """
         now = _now(now)
         expired = and_(J.status == JobStatus.PROCESSING.value, J.lease_expires_at < now)
+        return await self._reap(expired, max_attempts, now)
+
+    async def predecessor_jobs(self, name: str, worker_id: str) -> builtins.list[int]:
+        """Ids of the processing jobs leased by an earlier incarnation of the worker named ``name`` (a
+        ``lease_owner`` of the form ``name/…`` other than ``worker_id``), sorted."""
+        async with self._reading() as conn:
+            result = await conn.execute(select(J.id).where(self._predecessors_of(name, worker_id)))
+            return sorted(result.scalars())
+
+    async def reap_predecessor(
+        self, name: str, worker_id: str, max_attempts: int, *, now: datetime | None = None
+    ) -> tuple[builtins.list[int], builtins.list[int]]:
+        """Take back at once the jobs an earlier incarnation of the worker named ``name`` held, lease or not.
+
+        Only for a caller that knows that incarnation is dead (it holds the name's :meth:`lock_name`); the jobs
+        are treated exactly as :meth:`reap_expired` treats expired ones, and the predecessors' heartbeats are
+        forgotten. Returns ``(requeued_ids, failed_ids)``, each sorted.
+        """
+        now = _now(now)
+        reaped = await self._reap(self._predecessors_of(name, worker_id), max_attempts, now)
+        forget = delete(workers_table).where(_owned_by_name(W.worker_id, name), W.worker_id != worker_id)
+        async with self._writing() as conn:
+            await conn.execute(forget)
+        return reaped
+
+    def lock_name(self, name: str, lock_dir: Path | None = None) -> NameLock:
+        """A lock that at most one live process holds per worker ``name`` (see :mod:`.identity`)."""
+        return NameLock(self.engine, name, lock_dir)
+
+    @staticmethod
+    def _predecessors_of(name: str, worker_id: str) -> ColumnElement[bool]:
+        return and_(
+            J.status == JobStatus.PROCESSING.value,
+            _owned_by_name(J.lease_owner, name),
+            J.lease_owner != worker_id,
+        )
+
+    async def _reap(
+        self, condition: ColumnElement[bool], max_attempts: int, now: datetime
+    ) -> tuple[builtins.list[int], builtins.list[int]]:
+        expired = condition
         attempts = J.retry_count + 1
         give_up = (
             update(jobs_table)

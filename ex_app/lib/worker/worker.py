@@ -5,6 +5,11 @@ Crash safety comes from leases (as in apscheduler v4): a claimed job carries ``l
 progress). If the process dies, the lease runs out and the reaper (every worker runs one) puts the job back to
 ``pending`` — or fails it once it has been interrupted too often. If a renewal finds the job no longer ours
 (the user cancelled it, or it was reaped), the job's task is cancelled, which kills ffmpeg.
+
+Waiting out the lease is only needed for *another* process's jobs. Each worker has a stable name
+(``VCFM_WORKER_NAME``, the hostname by default) and holds that name's lock while it runs (jobs/identity.py);
+a restarted process that gets the lock knows its predecessor is dead and takes back that predecessor's jobs at
+once — ``retry_count`` + 1, the dead attempt's scratch folder removed — instead of when the lease runs out.
 """
 
 from __future__ import annotations
@@ -24,11 +29,11 @@ from ..errors import ConverterError
 from ..i18n import _, translate
 from ..jobs import JobRecord, JobStore
 from ..jobs.models import utc_now
-from ..logs import job_context
+from ..logs import job_context, set_replica
 from ..nextcloud import NextcloudGateway
 from ..ops.cleanup import cleanup
 from ..settings import Settings
-from .pipeline import Converted, convert
+from .pipeline import Converted, convert, remove_scratch, scratch_dir
 from .retry import RetryPolicy
 from .space import MIB, ScratchSpace
 
@@ -66,7 +71,9 @@ class Worker:
         self.settings = settings
         self.live = live or LiveSettings(settings)
         self.gateway_factory = gateway_factory
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.name = settings.worker_name
+        self.worker_id = self._instance_id(self.name)
+        self.name_lock = store.lock_name(self.name)
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds)
         self.running: set[int] = set()
         self.space = ScratchSpace(settings.scratch, settings.scratch_reserve_mb * MIB, settings.scratch_wait_seconds)
@@ -88,8 +95,15 @@ class Worker:
         """New work arrived: look now instead of at the next poll."""
         self._wake.set()
 
+    @staticmethod
+    def _instance_id(name: str) -> str:
+        return f"{name}/{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
     async def run(self) -> None:
+        await self._claim_name()
+        set_replica(self.name)
         log.info("Video conversion worker started (id %s, %d at a time)", self.worker_id, self.slots.total_tokens)
+        await self._take_back_from_predecessor()
         await self._maintain_once()
         await self._cleanup()
         try:
@@ -111,6 +125,49 @@ class Worker:
                     await self.store.remove_worker(self.worker_id)
                 except Exception:
                     log.debug("could not remove the worker heartbeat", exc_info=True)
+                await self.name_lock.release()
+
+    async def _claim_name(self) -> None:
+        """Hold this worker's name, or run under a unique one if a live process already holds it."""
+        try:
+            if await self.name_lock.acquire():
+                return
+        except Exception:
+            log.warning("Could not lock the worker name %s", self.name, exc_info=True)
+        taken = self.name
+        # Two processes with one name (several workers on one machine, none named): the second one still
+        # works, only without the fast takeover after a crash, which needs a name of its own.
+        self.name = f"{taken}-{uuid.uuid4().hex[:6]}"
+        self.worker_id = self._instance_id(self.name)
+        self.name_lock = self.store.lock_name(self.name)
+        await self.name_lock.acquire()
+        log.warning(
+            "Another running worker is named %s; this one runs as %s. Give each worker its own VCFM_WORKER_NAME "
+            "so that a restarted worker takes its jobs back at once after a crash",
+            taken,
+            self.name,
+        )
+
+    async def _take_back_from_predecessor(self) -> None:
+        """Requeue at once the jobs a dead earlier run of this worker held (we hold its name, so it is dead)."""
+        try:
+            job_ids = await self.store.predecessor_jobs(self.name, self.worker_id)
+            if not job_ids:
+                return
+            # Before requeueing: once pending, a job may be claimed at once, and its new attempt's scratch
+            # folder (same path) must not be removed under it.
+            for job_id in job_ids:
+                await remove_scratch(scratch_dir(self.settings, job_id))
+            requeued, failed = await self.store.reap_predecessor(self.name, self.worker_id, self.settings.max_attempts)
+        except Exception:
+            log.exception("Could not take back the jobs of this worker's previous run; their leases will expire")
+            return
+        if requeued:
+            log.warning(
+                "Jobs %s were interrupted when this worker's previous run stopped; queued again at once",
+                ", ".join(f"#{job_id}" for job_id in requeued),
+            )
+        await self._report_given_up(failed)
 
     async def _claim(self) -> JobRecord | None:
         try:
@@ -144,15 +201,18 @@ class Worker:
             requeued, failed = await self.store.reap_expired(self.settings.max_attempts)
             for job_id in requeued:
                 log.warning("Job #%d was interrupted (its worker stopped); it is queued again", job_id)
-            for job_id in failed:
-                job = await self.store.get(job_id)
-                with job_context(job.id, job.user_id):
-                    log.error("Job #%d failed: %s", job.id, job.error_message)
-                    await self._tell_failure(job, self.gateway_factory(job.user_id), job.error_message or "")
+            await self._report_given_up(failed)
             if requeued:
                 self.wake()
         except Exception:
             log.exception("Worker maintenance failed; trying again later")
+
+    async def _report_given_up(self, failed: list[int]) -> None:
+        for job_id in failed:
+            job = await self.store.get(job_id)
+            with job_context(job.id, job.user_id):
+                log.error("Job #%d failed: %s", job.id, job.error_message)
+                await self._tell_failure(job, self.gateway_factory(job.user_id), job.error_message or "")
 
     async def _cleanup(self) -> None:
         """Delete finished jobs past the retention and scratch folders no running job owns."""
