@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
         try:
             async with anyio.create_task_group() as tg:
                 app.state.task_group = tg
-                tg.start_soon(worker.run)
+                if settings.local_worker:
+                    tg.start_soon(worker.run)
+                # else: replicas (`video-converter-fm worker`) convert; the API only queues and reports.
                 tg.start_soon(refresh_admin_settings, live, settings.settings_refresh_seconds)
                 tg.start_soon(nclog.forward_to_nextcloud, to_nextcloud)
                 yield

@@ -16,6 +16,8 @@ Commands::
     cleanup [--older-than AGE] [--dry-run]   delete finished jobs older than AGE (default: VCFM_RETENTION_DAYS)
                                     and orphaned scratch folders; AGE is 7d, 12h, 30m, 45s or plain days
     reap                            requeue jobs whose worker died (lease expired); fail those out of attempts
+    worker                          run a conversion worker without the web server (a replica; see replica.py):
+                                    checks the database, Nextcloud and ffmpeg, then converts until SIGTERM
 
 Every command takes ``--json`` (one JSON document on stdout; on failure ``{"error": …, "exit_code": …}``).
 
@@ -27,6 +29,8 @@ Exit codes:
     2  usage error (unknown command or option, invalid value, invalid VCFM_* setting)
     3  database unreachable, or its job table does not exist yet
     4  ``show``/``retry``/``cancel``: no such job, or the job's status does not allow it
+    5  ``worker``: Nextcloud unreachable, or it refused the app's credentials
+    6  ``worker``: ffmpeg cannot be run
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ exit codes:
   2  usage error or invalid VCFM_* setting
   3  database unreachable, or its job table does not exist yet
   4  show/retry/cancel: no such job, or its status does not allow it
+  5  worker: Nextcloud unreachable, or it refused the app's credentials (APP_SECRET)
+  6  worker: ffmpeg cannot be run
 
 Settings come from the app's environment (VCFM_DATABASE_URL, APP_PERSISTENT_STORAGE, VCFM_SCRATCH_DIR,
 VCFM_LEASE_SECONDS, VCFM_MAX_ATTEMPTS, VCFM_RETENTION_DAYS, VCFM_FFMPEG_PATH); --database-url and --scratch-dir
@@ -185,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
     command("reap", "requeue jobs whose worker died (lease expired); fail those out of attempts")
+    command(
+        "worker",
+        "run a conversion worker without the web server, on the ExApp's database and Nextcloud (APP_ID, "
+        "APP_SECRET, APP_VERSION, NEXTCLOUD_URL); SIGTERM hands running jobs back",
+    )
     return parser
 
 
@@ -529,6 +540,22 @@ async def run(args: argparse.Namespace, out: Output) -> int:
         raise CommandFailed(EXIT_DATABASE, f"database error: {one_line(exc)}") from None
 
 
+def _worker(args: argparse.Namespace, out: Output) -> int:
+    """The long-running ``worker`` command: exits only on a failed start check or a signal."""
+    from .replica import StartFailed, serve  # the web and worker stack, only for this command
+
+    try:
+        settings = load_settings(args)
+        anyio.run(serve, settings)
+    except CommandFailed as exc:
+        return out.fail(exc.code, exc.message)
+    except StartFailed as exc:
+        return out.fail(exc.code, f"worker cannot start: {exc.message}")
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the command and return its exit code."""
     parser = build_parser()
@@ -537,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     out = Output(getattr(args, "json", False), sys.stdout, sys.stderr)
+    if args.command == "worker":
+        return _worker(args, out)
     try:
         return anyio.run(run, args, out)
     except CommandFailed as exc:

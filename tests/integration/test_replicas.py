@@ -1,18 +1,23 @@
-"""Several ExApp replicas sharing one PostgreSQL queue: every job is done exactly once, by whichever is free."""
+"""Several replicas sharing one PostgreSQL queue — ExApps, and worker-only processes (`video-converter-fm
+worker`): every job is done exactly once, by whichever is free; crashes, restarts and cancels included."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from ex_app.lib.jobs import JobStore
+from ex_app.lib.ops import open_existing_store
 from tests.media import make_video
 from tests.postgres import PostgresServer, run_in_own_loop
 
 from .conftest import FAST_ENV
 from .harness import ExAppProcess, NextcloudTarget
-from .jobs_helpers import action_entry, new_folder, trigger, wait_job
+from .jobs_helpers import action_entry, get_job, new_folder, trigger, wait_job
+from .worker_process import WorkerProcess, run_worker_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -62,3 +67,248 @@ def test_replicas_share_the_queue_and_each_job_is_done_once(
     processed = [log.count("Processing job #") for log in (first.log(), second.log())]
     assert sum(processed) == len(names)
     assert all(count > 0 for count in processed), processed
+
+
+# -- worker-only replicas (`video-converter-fm worker`) ---------------------------------------------------------
+
+LONG_ENV = {"VCFM_CONCURRENCY": "1", "VCFM_LEASE_SECONDS": "60"}
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Long enough that a conversion is still running when a test acts on it."""
+    return make_video(tmp_path_factory.mktemp("media") / "long.mp4", seconds=30, size="640x360")
+
+
+@pytest.fixture
+def on_postgres(
+    nextcloud: NextcloudTarget,
+    exapp: ExAppProcess,
+    exapp_factory: Callable[..., ExAppProcess],
+    pg_server: PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., tuple[ExAppProcess, Callable[..., WorkerProcess]]]]:
+    """``start(**exapp_env)`` → the registered ExApp on a new PostgreSQL database, and a factory of worker
+    replicas for it (``make_worker(**env)``, not started)."""
+    workers: list[WorkerProcess] = []
+    started: list[ExAppProcess] = []
+
+    def start(**exapp_env: str) -> tuple[ExAppProcess, Callable[..., WorkerProcess]]:
+        url = run_in_own_loop(pg_server.create_database)
+        app = exapp_factory(**{**FAST_ENV, "VCFM_DATABASE_URL": url, **exapp_env})
+        app.start()
+        app.register()
+        started.append(app)
+
+        def make_worker(**env: str) -> WorkerProcess:
+            worker = WorkerProcess(
+                app, tmp_path_factory.mktemp("worker"), **{**FAST_ENV, "VCFM_DATABASE_URL": url, **env}
+            )
+            workers.append(worker)
+            return worker
+
+        return app, make_worker
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            worker.kill()
+        for app in started:
+            app.unregister()
+            app.stop()
+        exapp.register()  # give the session's ExApp its registration back
+
+
+def wait_held_by(url: str, job_id: int, prefix: str, timeout: float = 60) -> None:
+    """Until the job is processing under a lease of a worker whose id starts with ``prefix``."""
+
+    async def owner() -> tuple[str, str | None, float]:
+        store, _ = await open_existing_store(url)
+        async with store:
+            job = await store.get(job_id)
+        return job.status.value, job.lease_owner, job.progress
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status, lease_owner, progress = run_in_own_loop(owner)
+        if status == "processing" and (lease_owner or "").startswith(prefix) and progress > 0:
+            return
+        assert status in {"pending", "processing"}, (status, lease_owner)
+        assert time.monotonic() < deadline, f"job {job_id} not running on {prefix}: {status} {lease_owner}"
+        time.sleep(0.2)
+
+
+def test_a_worker_only_replica_converts_beside_the_exapp_and_stops_a_job_cancelled_through_the_api(
+    nextcloud: NextcloudTarget, on_postgres, long_clip: Path, tmp_path: Path
+):
+    app, make_worker = on_postgres(VCFM_CONCURRENCY="1")
+    replica = make_worker(VCFM_WORKER_NAME="replica-1", VCFM_CONCURRENCY="1").start()
+    folder = new_folder(nextcloud, "alice")
+    clip = make_video(tmp_path / "clip.mp4", seconds=3)
+    names = [f"v{n}.mp4" for n in range(6)]
+    for name in names:
+        nextcloud.upload("alice", f"{folder}/{name}", clip)
+
+    created = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/{n}") for n in names])
+    for job in created["jobs"]:
+        assert wait_job(nextcloud, "alice", job["job_id"], timeout=180)["status"] == "completed"
+
+    outputs = sorted(n for n in nextcloud.listdir("alice", folder) if n.endswith(".webm"))
+    assert outputs == sorted(n.replace(".mp4", ".webm") for n in names)
+    processed = {"exapp": app.log().count("Processing job #"), "replica": replica.log().count("Processing job #")}
+    assert sum(processed.values()) == len(names) and all(processed.values()), processed
+    assert "[worker=replica-1 job=" in replica.log()  # the replica's lines say which replica did it
+    # The ExApp's admin status sees both workers by their heartbeats.
+    status = app.direct("GET", "api/admin/status", user="admin").json()
+    assert any(w["worker_id"].startswith("replica-1/") and w["alive"] for w in status["workers"]), status["workers"]
+    assert status["alive_workers"] == 2, status["workers"]
+
+    # Two long jobs, one slot in each process: each process runs one.
+    long_folder = new_folder(nextcloud, "alice")
+    for name in ("a.mp4", "b.mp4"):
+        nextcloud.upload("alice", f"{long_folder}/{name}", long_clip)
+    entries = [action_entry(nextcloud, "alice", f"{long_folder}/{n}") for n in ("a.mp4", "b.mp4")]
+    job_ids = [job["job_id"] for job in trigger(nextcloud, "alice", "webm", entries)["jobs"]]
+    url = app.extra_env["VCFM_DATABASE_URL"]
+    on_replica = None
+    deadline = time.monotonic() + 60
+    while on_replica is None:
+        for job_id in job_ids:
+            try:
+                wait_held_by(url, job_id, "replica-1/", timeout=0.5)
+                on_replica = job_id
+            except AssertionError:
+                assert time.monotonic() < deadline, replica.log()
+    assert replica.ffmpeg_children(), "ffmpeg should be running on the replica"
+
+    response = nextcloud.proxy("alice", "POST", f"api/jobs/{on_replica}/cancel")
+
+    assert response.status_code == 200 and response.json()["status"] == "cancelled", response.text
+    deadline = time.monotonic() + 10
+    while replica.ffmpeg_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert replica.ffmpeg_children() == []
+    other = next(job_id for job_id in job_ids if job_id != on_replica)
+    nextcloud.proxy("alice", "POST", f"api/jobs/{other}/cancel")
+    time.sleep(1.5)  # give a wrongly-continuing worker the chance to upload something
+    assert nextcloud.listdir("alice", long_folder) == ["a.mp4", "b.mp4"]
+    assert f"Job #{on_replica} stopped: it was cancelled" in replica.log()
+    assert not (replica.storage / "scratch" / f"job-{on_replica}").exists()
+    assert replica.stop() == 0
+
+
+def test_a_killed_replica_restarted_under_its_name_takes_its_job_back_at_once(
+    nextcloud: NextcloudTarget, on_postgres, long_clip: Path
+):
+    # The ExApp converts nothing here, and the leases are long: only the fast takeover can explain a quick
+    # recovery.
+    app, make_worker = on_postgres(VCFM_LOCAL_WORKER="false", **LONG_ENV)
+    replica = make_worker(VCFM_WORKER_NAME="replica-a", **LONG_ENV).start()
+    folder = new_folder(nextcloud, "alice")
+    nextcloud.upload("alice", f"{folder}/long.mp4", long_clip)
+    job_id = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/long.mp4")])["jobs"][0][
+        "job_id"
+    ]
+    url = app.extra_env["VCFM_DATABASE_URL"]
+    wait_held_by(url, job_id, "replica-a/")
+    scratch = replica.storage / "scratch" / f"job-{job_id}"
+    assert scratch.is_dir()
+
+    replica.kill()  # kill -9, ffmpeg included
+    assert scratch.is_dir()  # the dead attempt's files are left behind
+    killed_at = time.monotonic()
+    replica.start()
+
+    # Taken back and running again long before the 60 s lease could have run out.
+    running = wait_job(nextcloud, "alice", job_id, until={"processing"}, timeout=20)
+    while running["retry_count"] == 0 or running["progress"] == 0:
+        assert time.monotonic() - killed_at < 20, running
+        time.sleep(0.2)
+        running = get_job(nextcloud, "alice", job_id)
+    assert f"Jobs #{job_id} were interrupted when this worker's previous run stopped" in replica.log()
+
+    job = wait_job(nextcloud, "alice", job_id, timeout=240)
+    assert job["status"] == "completed", job
+    assert job["retry_count"] == 1
+    assert sorted(nextcloud.listdir("alice", folder)) == ["long.mp4", "long.webm"]
+    assert not scratch.exists()
+    assert replica.log().count("completed successfully") == 1
+
+
+def test_a_rolling_restart_of_the_replicas_loses_no_job_and_converts_none_twice(
+    nextcloud: NextcloudTarget, on_postgres, tmp_path: Path
+):
+    _app, make_worker = on_postgres(VCFM_LOCAL_WORKER="false", **LONG_ENV)
+    replicas = [make_worker(VCFM_WORKER_NAME=f"replica-{n}", **LONG_ENV).start() for n in (1, 2)]
+    folder = new_folder(nextcloud, "alice")
+    clip = make_video(tmp_path / "clip.mp4", seconds=12, size="640x360")
+    names = [f"r{n}.mp4" for n in range(6)]
+    for name in names:
+        nextcloud.upload("alice", f"{folder}/{name}", clip)
+    created = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/{n}") for n in names])
+    job_ids = [job["job_id"] for job in created["jobs"]]
+
+    for replica in replicas:  # one after the other, each while it converts
+        deadline = time.monotonic() + 60
+        while not replica.ffmpeg_children():
+            assert time.monotonic() < deadline, replica.log()
+            time.sleep(0.1)
+        assert replica.stop() == 0  # SIGTERM: the running job goes back to the queue
+        assert "handed back to the queue (shutting down)" in replica.log()
+        replica.start()
+
+    jobs = [wait_job(nextcloud, "alice", job_id, timeout=300) for job_id in job_ids]
+    assert [job["status"] for job in jobs] == ["completed"] * len(names), jobs
+    assert [job["retry_count"] for job in jobs] == [0] * len(names)  # handed back, not counted as a failure
+    outputs = sorted(n for n in nextcloud.listdir("alice", folder) if n.endswith(".webm"))
+    assert outputs == sorted(n.replace(".mp4", ".webm") for n in names)  # no "(1)" twin: none converted twice
+    assert sum(r.log().count("completed successfully") for r in replicas) == len(names)
+
+
+# -- start checks -------------------------------------------------------------------------------------------------
+
+
+def test_a_worker_with_a_wrong_secret_or_an_unreachable_database_or_nextcloud_fails_at_start(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess, pg_server: PostgresServer, tmp_path: Path
+):
+    url = run_in_own_loop(pg_server.create_database)
+    run_in_own_loop(_migrate, url)
+    base = {**WorkerProcess(exapp, tmp_path).env(), "VCFM_DATABASE_URL": url}
+
+    cases = {
+        "wrong secret": (
+            {"APP_SECRET": "not-the-secret"},
+            5,
+            "refused the app's credentials (401): APP_SECRET is wrong",
+        ),
+        "database down": (
+            {"VCFM_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"},
+            3,
+            "the job database cannot be used: database unreachable (postgresql+asyncpg://postgres@127.0.0.1:1/nothing)",
+        ),
+        "nextcloud down": (
+            {"NEXTCLOUD_URL": "http://127.0.0.1:1"},
+            5,
+            "Nextcloud at http://127.0.0.1:1 is unreachable",
+        ),
+        "no secret": ({"APP_SECRET": ""}, 2, "APP_SECRET not set"),
+    }
+    for case, (env, code, sentence) in cases.items():
+        started = time.monotonic()
+        result = run_worker_once({**base, **env})
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == code, (case, result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("video-converter-fm: worker cannot start: "), (case, lines)
+        assert sentence in lines[0], (case, lines)
+        assert time.monotonic() - started < 20, case
+
+    unmigrated = run_in_own_loop(pg_server.create_database)
+    result = run_worker_once({**base, "VCFM_DATABASE_URL": unmigrated})
+    assert result.returncode == 3, result.stderr
+    assert "the job table does not exist yet" in result.stderr
+
+
+async def _migrate(url: str) -> None:
+    store = await JobStore.open(url)
+    await store.close()

@@ -312,6 +312,28 @@ class NextcloudGateway:
         return f"{self.base_url.rstrip('/')}/index.php/f/{remote.file_id}"
 
 
+async def check_app_credentials(nc: AsyncNextcloudApp | None = None) -> bool:
+    """Whether Nextcloud knows this ExApp's id and secret; returns whether the ExApp is enabled there.
+
+    Asks AppAPI's ``ex-app/state`` with the app's credentials. Not ``cloud/capabilities``: Nextcloud answers
+    that one anonymously when the secret is wrong, whereas AppAPI's own endpoints (like WebDAV) answer 401.
+    ``ex-app/state`` also answers while the ExApp is disabled, so a disabled app is not mistaken for a bad
+    secret. ``PermissionDenied`` for a rejected secret, ``NextcloudUnavailable`` when Nextcloud cannot be
+    reached or answers with a server error.
+    """
+    nc = nc or AsyncNextcloudApp()
+    try:
+        with mapped_errors("checking the app's credentials"):
+            state = await nc._session.ocs("GET", "/ocs/v1.php/apps/app_api/ex-app/state")
+    except PermissionDenied as exc:
+        raise PermissionDenied(
+            "Nextcloud refused the app's credentials (401): APP_SECRET is wrong, or {app} is not registered "
+            "in this Nextcloud",
+            app=nc.app_cfg.app_name,
+        ) from exc
+    return bool(state)
+
+
 def _check(response: niquests.AsyncResponse | niquests.Response, what: str, *, missing=None) -> None:
     if response.status_code < 400:
         return
