@@ -531,9 +531,8 @@ class JobStore:
         )
 
     async def _reap(
-        self, condition: ColumnElement[bool], max_attempts: int, now: datetime
+        self, expired: ColumnElement[bool], max_attempts: int, now: datetime
     ) -> tuple[builtins.list[int], builtins.list[int]]:
-        expired = condition
         attempts = J.retry_count + 1
         give_up = (
             update(jobs_table)
