@@ -72,6 +72,8 @@ def test_replicas_share_the_queue_and_each_job_is_done_once(
 # -- worker-only replicas (`video-converter-fm worker`) ---------------------------------------------------------
 
 LONG_ENV = {"VCFM_CONCURRENCY": "1", "VCFM_LEASE_SECONDS": "60"}
+# Every job here is alice's; fair share would otherwise let only half of all places run her jobs.
+REPLICA_ENV = {**FAST_ENV, "VCFM_MAX_RUNNING_PER_USER": "10"}
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +97,14 @@ def on_postgres(
 
     def start(**exapp_env: str) -> tuple[ExAppProcess, Callable[..., WorkerProcess]]:
         url = run_in_own_loop(pg_server.create_database)
-        app = exapp_factory(**{**FAST_ENV, "VCFM_DATABASE_URL": url, **exapp_env})
+        app = exapp_factory(**{**REPLICA_ENV, "VCFM_DATABASE_URL": url, **exapp_env})
         app.start()
         app.register()
         started.append(app)
 
         def make_worker(**env: str) -> WorkerProcess:
             worker = WorkerProcess(
-                app, tmp_path_factory.mktemp("worker"), **{**FAST_ENV, "VCFM_DATABASE_URL": url, **env}
+                app, tmp_path_factory.mktemp("worker"), **{**REPLICA_ENV, "VCFM_DATABASE_URL": url, **env}
             )
             workers.append(worker)
             return worker
