@@ -9,6 +9,8 @@ P2  MKV job wall time − bare ffmpeg, seconds (the pipeline's overhead: claim, 
 P3  ExApp peak RSS converting a ~1 GB input / a ~20 MB input (MKV), with both peaks in MB
 P8  MP4 → MKV remux seconds / the same file re-encoded (MKV with quality "high"), seconds
 E1  seconds to answer one Files action carrying 1,000 files (bulk enqueue)
+F1  fair share: bob's wait for one job behind alice's 40, in job lengths (goal ≤ 1.0) — see bench/queueing.py
+P5  GET /api/jobs latency with 100,000 jobs, one and 50 clients, and the claim's cost (goals there)
 
 Job wall time is the job's own ``finished_at − created_at`` as the ExApp recorded it.
 
@@ -30,6 +32,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import queueing  # noqa: E402
 from ex_app.lib.media import build_command, get_target, parse_ffprobe  # noqa: E402
 from tests.integration.harness import ExAppProcess, NextcloudTarget, standin_target  # noqa: E402
 from tests.integration.jobs_helpers import action_entry, trigger, wait_job  # noqa: E402
@@ -96,12 +99,12 @@ class Bench:
         self.exapp: ExAppProcess | None = None
         self.counter = 0
 
-    def start_exapp(self) -> ExAppProcess:
+    def start_exapp(self, **extra_env: str) -> ExAppProcess:
         """A fresh ExApp process (so memory figures do not carry over between measurements)."""
         self.stop_exapp()
         self.counter += 1
         self.exapp = ExAppProcess(
-            self.nextcloud, self.work / f"exapp{self.counter}", extra_env={"VCFM_POLL_SECONDS": "0.2"}
+            self.nextcloud, self.work / f"exapp{self.counter}", extra_env={"VCFM_POLL_SECONDS": "0.2", **extra_env}
         )
         self.exapp.start()
         self.exapp.register()
@@ -216,7 +219,7 @@ def e1(bench: Bench) -> None:
         bench.nextcloud.proxy("alice", "POST", f"api/jobs/{job['job_id']}/cancel")
 
 
-FIGURES = {"P1": p1, "P2": p2, "P3": p3, "P8": p8, "E1": e1}
+FIGURES = {"P1": p1, "P2": p2, "P3": p3, "P8": p8, "E1": e1, "F1": queueing.f1, "P5": queueing.p5}
 
 
 def main(argv: list[str] | None = None) -> int:
