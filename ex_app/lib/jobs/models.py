@@ -89,6 +89,8 @@ class Job(Base):
         # ... and how long each user's oldest pending job has waited (not_before included: the claim skips
         # jobs waiting out a retry delay without reading the table).
         Index("ix_jobs_waiting", "status", "user_id", "created_at", "not_before"),
+        # ... and each user's last turn: when their latest job started (the claim's round-robin tie-break).
+        Index("ix_jobs_user_started", "user_id", "started_at"),
         # One user's page of jobs, newest first (GET /api/jobs).
         Index("ix_jobs_user_created", "user_id", "created_at", "id"),
         # The job list's ETag (JobStore.list_version): a user's count and latest change from the index alone.

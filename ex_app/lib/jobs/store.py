@@ -255,7 +255,9 @@ class JobStore:
 
         Among the jobs that may run now (pending, ``not_before`` passed) whose owner has fewer than
         ``max_running_per_user`` jobs processing (no cap when ``None`` or 0), the claim picks the user with the
-        fewest jobs processing; on a tie, the one whose oldest such job has waited longest (then by user id).
+        fewest jobs processing; on a tie, the one whose last turn (their latest job's start) is longest ago, users
+        who never had one first — round robin —; then the one whose oldest such job has waited longest; then by
+        user id.
         Within that user's queue the job with the earliest ``queue_at`` goes first — oldest first, small jobs
         with a head start (:data:`SMALL_JOB_HEAD_START`).
 
@@ -340,15 +342,28 @@ class JobStore:
             .limit(1)
             .scalar_subquery()
         )
+        # The user's last turn: when their latest job started (any status; one seek in ix_jobs_user_started).
+        served_jobs = jobs_table.alias("served_jobs")
+        last_turn = (
+            select(func.max(served_jobs.c.started_at)).where(served_jobs.c.user_id == users.c.user_id).scalar_subquery()
+        )
         ranked = (
-            select(users.c.user_id, running.label("running"), waiting_since.label("waiting_since"))
+            select(
+                users.c.user_id,
+                running.label("running"),
+                last_turn.label("last_turn"),
+                waiting_since.label("waiting_since"),
+            )
             .where(users.c.user_id.is_not(None))
             .subquery("ranked")
         )
         statement = select(ranked.c.user_id).where(ranked.c.waiting_since.is_not(None))
         if cap is not None:
             statement = statement.where(ranked.c.running < cap)
-        return statement.order_by(ranked.c.running, ranked.c.waiting_since, ranked.c.user_id)
+        # Without the last turn, a user whose job just ended would be tied with a newcomer (both 0 running) and
+        # win by the age of their batch: with one place, everyone would queue behind the whole batch again.
+        last_turn_first = ranked.c.last_turn.asc().nulls_first()
+        return statement.order_by(ranked.c.running, last_turn_first, ranked.c.waiting_since, ranked.c.user_id)
 
     @staticmethod
     def _claim_for(user_id: str | ColumnElement[str], now: datetime, cap: int | None, values: dict[str, Any]) -> Any:

@@ -188,3 +188,26 @@ async def test_the_sqlite_claim_seeks_through_indexes_and_never_scans_the_jobs_t
         assert all(step.startswith("SEARCH") and ("INDEX" in step or "PRIMARY KEY" in step) for step in touching), plan
     finally:
         await store.close()
+
+
+async def test_with_one_place_a_newcomer_goes_before_the_user_whose_job_just_ended(store: JobStore) -> None:
+    alice = await queue(store, "alice", 3, at=timedelta(0))
+    first = await store.claim("w1", 60, now=T0)
+    assert first is not None and first.id == alice[0].id
+    (bob,) = await queue(store, "bob", 1, at=timedelta(seconds=1))
+    await store.complete(first.id, "w1", output_path="/out.mp4", output_file_id=None, now=T0 + timedelta(minutes=1))
+    # Both have nothing running and Alice's batch is older, but she just had her turn: Bob's comes first.
+    after = [await store.claim("w1", 60, now=T0 + timedelta(minutes=m)) for m in (1, 2)]
+    assert [job.id for job in after if job is not None] == [bob.id, alice[1].id]
+
+
+async def test_users_with_nothing_running_take_turns_least_recently_served_first(store: JobStore) -> None:
+    for user in ("alice", "bob", "carol"):
+        await queue(store, user, 3, at=timedelta(0))
+    order = []
+    for minute in range(6):
+        job = await store.claim("w1", 60, now=LATER + timedelta(minutes=minute))
+        assert job is not None
+        order.append(job.user_id)
+        await store.complete(job.id, "w1", output_path="/o.mp4", output_file_id=None, now=job.started_at)
+    assert order == ["alice", "bob", "carol", "alice", "bob", "carol"]
