@@ -6,6 +6,7 @@
  */
 import axios from '@nextcloud/axios'
 import { generateUrl } from '@nextcloud/router'
+import { pageConfig } from './config.ts'
 
 export type JobStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled'
 
@@ -103,7 +104,10 @@ export class ApiError extends Error {
 
 }
 
-const base = generateUrl('/apps/app_api/proxy/video_converter_fm')
+/** The proxy prefix, resolved on first use (the initial state is in the page by then). */
+function api(path: string): string {
+	return generateUrl(pageConfig().api_base) + path
+}
 
 /** The ExApp's `{"error": "…"}` (already in the user's language), or null for another kind of failure. */
 function toApiError(error: unknown): ApiError {
@@ -122,15 +126,15 @@ async function call<T>(request: () => Promise<{ data: T }>): Promise<T> {
 }
 
 export function getTargets(): Promise<TargetList> {
-	return call(() => axios.get<TargetList>(`${base}/api/targets`))
+	return call(() => axios.get<TargetList>(api(`/api/targets`)))
 }
 
 export function getFiles(ids: number[]): Promise<FileChoice> {
-	return call(() => axios.get<FileChoice>(`${base}/api/files`, { params: { ids: ids.join(',') } }))
+	return call(() => axios.get<FileChoice>(api(`/api/files`), { params: { ids: ids.join(',') } }))
 }
 
 export function createJobs(fileIds: number[], target: string, options: JobOptions): Promise<BatchResult> {
-	return call(() => axios.post<BatchResult>(`${base}/api/jobs/batch`, { file_ids: fileIds, target, options }))
+	return call(() => axios.post<BatchResult>(api(`/api/jobs/batch`), { file_ids: fileIds, target, options }))
 }
 
 /**
@@ -146,7 +150,7 @@ export async function listJobs(
 		if (query.status) {
 			params.status = query.status
 		}
-		const response = await axios.get<JobList>(`${base}/api/jobs`, {
+		const response = await axios.get<JobList>(api(`/api/jobs`), {
 			params,
 			headers: etag ? { 'If-None-Match': etag } : {},
 			// a 304 is an answer, not an error
@@ -162,15 +166,15 @@ export async function listJobs(
 }
 
 export function cancelJob(id: number): Promise<Job> {
-	return call(() => axios.post<Job>(`${base}/api/jobs/${id}/cancel`))
+	return call(() => axios.post<Job>(api(`/api/jobs/${id}/cancel`)))
 }
 
 export function retryJob(id: number): Promise<Job> {
-	return call(() => axios.post<Job>(`${base}/api/jobs/${id}/retry`))
+	return call(() => axios.post<Job>(api(`/api/jobs/${id}/retry`)))
 }
 
 export async function deleteJob(id: number): Promise<void> {
-	await call(() => axios.delete(`${base}/api/jobs/${id}`))
+	await call(() => axios.delete(api(`/api/jobs/${id}`)))
 }
 
 /** Where Files shows a file (its folder, the file highlighted). */

@@ -3,16 +3,17 @@
  * SPDX-License-Identifier: AGPL-3.0-or-later
  *
  * The live job list. Every poll boots Nextcloud's PHP behind AppAPI's proxy, so the page asks gently:
- * - at most one list request every 2 s (MIN_GAP_MS), also when the user clicks quickly;
+ * - at most one list request every 2 s (poll_seconds of the initial state, never less), also when the
+ *   user clicks quickly;
  * - only while a job is waiting or converting; none once all are finished;
  * - none while the tab is hidden (it catches up when it is shown again);
  * - with If-None-Match, so an unchanged list is a 304 without a body.
  */
 import { onBeforeUnmount, onMounted, ref } from 'vue'
 import { listJobs } from './api.ts'
+import { pageConfig } from './config.ts'
 import type { Job } from './api.ts'
 
-export const MIN_GAP_MS = 2000
 /** How many of the newest jobs the page shows (the status filter works on these). */
 export const PAGE_SIZE = 100
 
@@ -31,6 +32,7 @@ export function useJobList() {
 	let inFlight = false
 	let again = false
 	let lastStart = 0
+	const gap = pageConfig().poll_seconds * 1000
 
 	function clearTimer(): void {
 		if (timer !== null) {
@@ -65,7 +67,7 @@ export function useJobList() {
 			again = false
 			refresh()
 		} else if (jobs.value.some(isActive)) {
-			schedule(MIN_GAP_MS)
+			schedule(gap)
 		}
 	}
 
@@ -82,7 +84,7 @@ export function useJobList() {
 
 	/** Ask for the list as soon as the 2 s gap allows (after a change the user made, or when shown again). */
 	function refresh(): void {
-		schedule(lastStart + MIN_GAP_MS - Date.now())
+		schedule(lastStart + gap - Date.now())
 	}
 
 	function onVisibility(): void {
