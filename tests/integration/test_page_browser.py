@@ -1,0 +1,328 @@
+"""The conversions page in a real browser (headless Chromium): what a user sees and does.
+
+Runs against the stand-in by default and against a real Nextcloud when ``NC_URL`` is set (README next to this
+file); there, the first test goes through the real Files app ("⋯" → "Convert into…") instead of opening the
+redirect URL itself. Screenshots: ``test-output/screenshots/`` (printed).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.media import ffprobe, make_video
+
+from .browser import chromium, screenshot, wait_for
+from .harness import APP_ID, ExAppProcess, NextcloudTarget, User
+from .jobs_helpers import new_folder
+
+pytestmark = [pytest.mark.integration, pytest.mark.ffmpeg, pytest.mark.browser]
+
+PAGE = f"/index.php/apps/app_api/embedded/{APP_ID}/conversions"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two H.264 videos taller than 720 lines, long enough that a WebM encode shows progress for a few polls."""
+    folder = tmp_path_factory.mktemp("media")
+    return (
+        make_video(folder / "holiday.mp4", seconds=6, size="1280x960"),
+        make_video(folder / "concert.mp4", seconds=5, size="1280x960"),
+    )
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_video(tmp_path_factory.mktemp("media") / "long.mp4", seconds=60, size="640x360")
+
+
+# ---- the browser side ------------------------------------------------------------------------------------------
+def login(driver: Any, nextcloud: NextcloudTarget, user: User, then: str) -> None:
+    """Log in with the login form (the stand-in's plain form, or Nextcloud's Vue one), then open ``then``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(f"{nextcloud.url}/index.php/login?redirect_url={then}")
+    name = wait_for(lambda: driver.find_element(By.NAME, "user"), what="the login form")
+    name.clear()
+    name.send_keys(user.name)
+    password = driver.find_element(By.NAME, "password")
+    password.clear()
+    password.send_keys(user.password + Keys.ENTER)
+    wait_for(lambda: "/login" not in urlparse(driver.current_url).path, what="the login to finish")
+    if urlparse(driver.current_url).path != urlparse(nextcloud.url + then).path:
+        driver.get(nextcloud.url + then)
+
+
+def app_root(driver: Any) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return wait_for(lambda: driver.find_element(By.ID, f"{APP_ID}-app"), what="the page to mount")
+
+
+def find(driver: Any, selector: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def radio(driver: Any, test_id: str) -> tuple[Any, Any]:
+    """A radio of the page (``data-test`` sits on the <input>) and its visible wrapper (label, hint, badges)."""
+    element = wait_for(lambda: find(driver, f'input[data-test="{test_id}"]'), what=test_id)[0]
+    wrapper = element.find_element("xpath", "./ancestor::*[contains(@class, 'checkbox-radio-switch')][1]")
+    return element, wrapper
+
+
+def choose(driver: Any, test_id: str) -> None:
+    """Pick a radio by clicking its label, as a user does."""
+    element, wrapper = radio(driver, test_id)
+    wrapper.find_element("css selector", ".checkbox-radio-switch__content, label").click()
+    wait_for(lambda: element.is_selected(), timeout=5, what=f"{test_id} to be selected")
+
+
+def job_element(driver: Any, job_id: int) -> Any | None:
+    found = find(driver, f'[data-test="job"][data-job-id="{job_id}"]')
+    return found[0] if found else None
+
+
+def job_status(driver: Any, job_id: int) -> str | None:
+    element = job_element(driver, job_id)
+    return element.get_attribute("data-status") if element is not None else None
+
+
+def percent(driver: Any, job_id: int) -> float | None:
+    element = job_element(driver, job_id)
+    if element is None:
+        return None
+    shown = element.find_elements("css selector", '[data-test="percent"]')
+    return float(shown[0].text.split()[0]) if shown and shown[0].text else None
+
+
+# ---- the server side -------------------------------------------------------------------------------------------
+def upload(nextcloud: NextcloudTarget, user: str, path: str, data: bytes | Path) -> int:
+    nextcloud.upload(user, path, data)
+    return nextcloud.file_id(user, path)
+
+
+def jobs_of(nextcloud: NextcloudTarget, user: str) -> list[dict]:
+    response = nextcloud.proxy(user, "GET", "api/jobs", params={"limit": 200})
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def create_job(nextcloud: NextcloudTarget, user: str, file_id: int, target: str = "mp4") -> int:
+    response = nextcloud.proxy(user, "POST", "api/jobs", json={"file_id": file_id, "target": target})
+    assert response.status_code in (200, 201, 202), response.text
+    return int(response.json()["id"])
+
+
+def set_language(nextcloud: NextcloudTarget, user: str, language: str) -> None:
+    """What the user does in Personal settings → Language (the provisioning API the settings page calls)."""
+    response = nextcloud.client(user).put(
+        f"/ocs/v2.php/cloud/users/{nextcloud.user(user).name}",
+        data={"key": "language", "value": language},
+        headers={"OCS-APIRequest": "true", "Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+
+
+# ---- tests -----------------------------------------------------------------------------------------------------
+def test_from_the_redirect_two_files_become_webm_720p_with_live_progress(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess, clips: tuple[Path, Path]
+):
+    set_language(nextcloud, "alice", "en")
+    folder = new_folder(nextcloud, "alice")
+    ids = [upload(nextcloud, "alice", f"{folder}/{clip.name}", clip) for clip in clips]
+    before = {job["id"] for job in jobs_of(nextcloud, "alice")}
+
+    with chromium() as driver:
+        login(driver, nextcloud, nextcloud.alice, f"{PAGE}?fileIds={ids[0]},{ids[1]}")
+        app_root(driver)
+        files = wait_for(lambda: find(driver, '[data-test="chosen-file"]'), what="the chosen files")
+        assert [f.text.splitlines()[0] for f in files] == [clip.name for clip in clips]
+        assert all("1280×960" in f.text and "h264" in f.text for f in files), [f.text for f in files]
+
+        choose(driver, "target-webm")
+        choose(driver, "height-720")
+        outputs = [o.text for o in find(driver, '[data-test="output-name"]')]
+        assert outputs == [f"→ {clip.stem}.webm" for clip in clips]
+        fast = '[data-test="fast-copy"]'
+        assert radio(driver, "target-mkv")[1].find_elements("css selector", fast), "H.264 + AAC copies into MKV"
+        assert not radio(driver, "target-webm")[1].find_elements("css selector", fast)
+        screenshot(driver, "chooser")
+
+        find(driver, '[data-test="convert"]')[0].click()
+        wait_for(lambda: find(driver, '[data-test="started"]'), what="the confirmation")
+        assert "fileIds" not in driver.current_url, "a reload must not offer the same files again"
+        new = wait_for(
+            lambda: [job for job in jobs_of(nextcloud, "alice") if job["id"] not in before], what="the two jobs"
+        )
+        assert sorted(job["source"]["file_id"] for job in new) == sorted(ids)
+        assert all(job["target"] == "webm" and job["options"]["max_height"] == 720 for job in new)
+        job_ids = [job["id"] for job in new]
+
+        # Watch the bar move: the page's own polling must show at least two different percentages in (0, 100).
+        seen: dict[int, set[float]] = {job_id: set() for job_id in job_ids}
+        shot = False
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            statuses = [job_status(driver, job_id) for job_id in job_ids]
+            for job_id in job_ids:
+                value = percent(driver, job_id)
+                if value is not None and 0 < value < 100:
+                    seen[job_id].add(value)
+            if not shot and any(seen.values()):
+                screenshot(driver, "running")
+                shot = True
+            if all(status == "completed" for status in statuses):
+                break
+            assert not any(status in ("failed", "cancelled") for status in statuses), statuses
+            time.sleep(0.3)
+        else:
+            raise AssertionError(f"the jobs did not complete on the page: {statuses}")
+        assert any(len(values) >= 2 for values in seen.values()), f"the progress bar never moved: {seen}"
+        screenshot(driver, "completed")
+
+        link = wait_for(lambda: find(driver, f'[data-job-id="{job_ids[0]}"] [data-test="result-link"]'))[0]
+        output = next(job for job in jobs_of(nextcloud, "alice") if job["id"] == job_ids[0])["output"]
+        assert urlparse(link.get_attribute("href")).path == f"/index.php/f/{output['file_id']}"
+        link.click()
+        wait_for(lambda: f"/f/{output['file_id']}" in driver.current_url or "/apps/files" in driver.current_url)
+
+    for job in new:
+        data = nextcloud.download("alice", f"{folder}/{Path(job['source']['path']).stem}.webm")
+        local = Path(str(clips[0].parent / f"out-{job['id']}.webm"))
+        local.write_bytes(data)
+        video = next(s for s in ffprobe(local)["streams"] if s["codec_type"] == "video")
+        assert (video["codec_name"], video["width"], video["height"]) == ("vp9", 960, 720)
+
+
+def test_a_long_job_is_cancelled_from_the_list(nextcloud: NextcloudTarget, exapp: ExAppProcess, long_clip: Path):
+    set_language(nextcloud, "alice", "en")
+    folder = new_folder(nextcloud, "alice")
+    file_id = upload(nextcloud, "alice", f"{folder}/long.mp4", long_clip)
+    job_id = create_job(nextcloud, "alice", file_id, "webm")
+
+    with chromium() as driver:
+        login(driver, nextcloud, nextcloud.alice, PAGE)
+        app_root(driver)
+        wait_for(lambda: job_status(driver, job_id) == "processing", timeout=60, what="the job to start")
+        job_element(driver, job_id).find_element("css selector", '[data-test="cancel"]').click()
+        wait_for(lambda: job_status(driver, job_id) == "cancelled", timeout=30, what="the job to be cancelled")
+        element = job_element(driver, job_id)
+        assert not element.find_elements("css selector", '[data-test="cancel"]')
+        assert element.find_elements("css selector", '[data-test="retry"]')
+    assert not any(name.startswith("long.webm") for name in nextcloud.listdir("alice", folder))
+
+
+def test_a_failed_job_shows_its_error_and_is_retried(nextcloud: NextcloudTarget, exapp: ExAppProcess, clips):
+    set_language(nextcloud, "alice", "en")
+    folder = new_folder(nextcloud, "alice")
+    file_id = upload(nextcloud, "alice", f"{folder}/broken.mp4", b"this is not a video at all" * 100)
+    job_id = create_job(nextcloud, "alice", file_id, "mp4")
+
+    with chromium() as driver:
+        login(driver, nextcloud, nextcloud.alice, PAGE)
+        app_root(driver)
+        wait_for(lambda: job_status(driver, job_id) == "failed", timeout=90, what="the job to fail")
+        element = job_element(driver, job_id)
+        error = element.find_element("css selector", '[data-test="job-error"]').text
+        assert error, "a failed job shows why"
+        screenshot(driver, "error")
+
+        # the user fixes the file (same file id), then retries
+        nextcloud.upload("alice", f"{folder}/broken.mp4", clips[1])
+        assert nextcloud.file_id("alice", f"{folder}/broken.mp4") == file_id
+        element.find_element("css selector", '[data-test="retry"]').click()
+        wait_for(lambda: job_status(driver, job_id) == "completed", timeout=180, what="the retried job to complete")
+        # a retry starts the job afresh (the store clears attempts, error and times)
+        element = job_element(driver, job_id)
+        assert not element.find_elements("css selector", '[data-test="job-error"]')
+        assert element.find_elements("css selector", '[data-test="result-link"]')
+
+
+def test_in_french_the_labels_and_the_error_are_french(nextcloud: NextcloudTarget, exapp: ExAppProcess):
+    folder = new_folder(nextcloud, "alice")
+    file_id = upload(nextcloud, "alice", f"{folder}/cassé.mp4", b"pas une video" * 100)
+    job_id = create_job(nextcloud, "alice", file_id, "mp4")
+    set_language(nextcloud, "alice", "fr")
+    try:
+        with chromium(lang="fr") as driver:
+            login(driver, nextcloud, nextcloud.alice, PAGE)
+            root = app_root(driver)
+            wait_for(lambda: "Mes conversions" in root.text, what="the French heading")
+            wait_for(lambda: job_status(driver, job_id) == "failed", timeout=90, what="the job to fail")
+            element = job_element(driver, job_id)
+            assert element.find_element("css selector", '[data-test="job-status"]').text == "Échouée"
+            assert element.find_element("css selector", '[data-test="retry"]').text == "Relancer"
+            english = next(job for job in jobs_of_in(nextcloud, "alice", "en") if job["id"] == job_id)
+            french = element.find_element("css selector", '[data-test="job-error"]').text
+            assert french and french != english["error_message"], (french, english["error_message"])
+            screenshot(driver, "error-fr")
+    finally:
+        set_language(nextcloud, "alice", "en")
+
+
+def jobs_of_in(nextcloud: NextcloudTarget, user: str, language: str) -> list[dict]:
+    response = nextcloud.proxy(user, "GET", "api/jobs", params={"limit": 200}, headers={"Accept-Language": language})
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])"
+
+
+def test_every_control_is_reached_with_tab_and_has_a_name(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess, clips: tuple[Path, Path]
+):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    set_language(nextcloud, "alice", "en")
+    folder = new_folder(nextcloud, "alice")
+    ids = [upload(nextcloud, "alice", f"{folder}/{clip.name}", clip) for clip in clips]
+
+    with chromium() as driver:
+        login(driver, nextcloud, nextcloud.alice, f"{PAGE}?fileIds={ids[0]},{ids[1]}")
+        root = app_root(driver)
+        wait_for(lambda: find(driver, '[data-test="convert"]'), what="the chooser")
+        wait_for(lambda: find(driver, '[data-test="job"]') or find(driver, '[data-test="empty"]'), what="the list")
+        controls = [c for c in root.find_elements("css selector", CONTROLS) if c.is_displayed() or _is_radio(c)]
+        assert controls
+        unnamed = [c.get_attribute("outerHTML")[:160] for c in controls if not (c.accessible_name or "").strip()]
+        assert not unnamed, f"controls without an accessible name: {unnamed}"
+
+        # Tab from the page's start until focus leaves our part of the page for good.
+        driver.execute_script("document.activeElement && document.activeElement.blur(); window.focus()")
+        reached: set[str] = set()
+        key = "data-vcfm-key"
+        driver.execute_script(
+            "arguments[0].forEach((el, i) => el.setAttribute(arguments[1], String(i)))", controls, key
+        )
+        for _ in range(400):
+            ActionChains(driver).send_keys(Keys.TAB).perform()
+            active = driver.switch_to.active_element
+            marker = active.get_attribute(key)
+            if marker is not None:
+                reached.add(marker)
+            if len(reached) == len(controls):
+                break
+        # one radio per group is a Tab stop; the arrow keys move within the group (the browser's radio behaviour)
+        groups: dict[str, set[str]] = {}
+        for index, control in enumerate(controls):
+            name = control.get_attribute("name") if _is_radio(control) else None
+            groups.setdefault(name or f"#{index}", set()).add(str(index))
+        missed = [
+            controls[int(next(iter(members)))].get_attribute("outerHTML")[:160]
+            for members in groups.values()
+            if not members & reached
+        ]
+        assert not missed, f"not reachable with Tab: {missed}"
+
+
+def _is_radio(element: Any) -> bool:
+    return element.tag_name == "input" and element.get_attribute("type") == "radio"
