@@ -13,6 +13,7 @@ OC.L10N.register(
     "Cancel": "Abbrechen",
     "Cancel the conversion of {name}": "Die Umwandlung von {name} abbrechen",
     "Cancelled": "Abgebrochen",
+    "Completed": "Abgeschlossen",
     "Compress (same format)": "Komprimieren (gleiches Format)",
     "Conversion failed: {file}": "Umwandlung fehlgeschlagen: {file}",
     "Conversion finished: {file}": "Umwandlung abgeschlossen: {file}",
@@ -31,6 +32,7 @@ OC.L10N.register(
     "Convert into…": "Umwandeln in …",
     "Converting": "Wird umgewandelt",
     "Created {time}": "Erstellt {time}",
+    "Default": "Standard",
     "Done": "Fertig",
     "Extract audio (M4A)": "Audio extrahieren (M4A)",
     "Extract audio (MP3)": "Audio extrahieren (MP3)",
@@ -99,11 +101,9 @@ OC.L10N.register(
     "The conversions could not be started.": "Die Umwandlungen konnten nicht gestartet werden.",
     "The converter's disk is full": "Der Speicher des Umwandlungsdienstes ist voll",
     "The file is larger than the {limit} MB limit set by your administrator": "Die Datei ist größer als die von Ihrer Administration festgelegte Grenze von {limit} MB",
-    "The format's default": "Standard des Formats",
     "The selected files could not be read.": "Die ausgewählten Dateien konnten nicht gelesen werden.",
     "The video is longer than the {limit}-minute limit set by your administrator": "Das Video ist länger als die von Ihrer Administration festgelegte Grenze von {limit} Minuten",
     "The video is too large for the converter's disk: it needs about {needed} MB of working space and the disk holds {total} MB. Ask your administrator for more space.": "Das Video ist zu groß für den Speicher des Umwandlungsdienstes: Es braucht etwa {needed} MB Arbeitsspeicherplatz, der Speicher fasst {total} MB. Bitten Sie Ihre Administration um mehr Platz.",
-    "These files cannot be converted": "Diese Dateien können nicht umgewandelt werden",
     "This file cannot be converted into {target} ({mime})": "Diese Datei kann nicht in {target} umgewandelt werden ({mime})",
     "This file does not exist, or you have no access to it": "Diese Datei existiert nicht, oder Sie haben keinen Zugriff darauf",
     "This file is empty: there is nothing in it to convert.": "Diese Datei ist leer: Es gibt nichts zu konvertieren.",
@@ -136,6 +136,10 @@ OC.L10N.register(
     "_Retried %n time_::_Retried %n times_": [
         "%n-mal wiederholt",
         "%n-mal wiederholt"
+    ],
+    "_This file cannot be converted_::_These files cannot be converted_": [
+        "Diese Datei kann nicht umgewandelt werden",
+        "Diese Dateien können nicht umgewandelt werden"
     ],
     "_about %n hour left_::_about %n hours left_": [
         "etwa %n Stunde übrig",

@@ -13,6 +13,7 @@ OC.L10N.register(
     "Cancel": "Annuler",
     "Cancel the conversion of {name}": "Annuler la conversion de {name}",
     "Cancelled": "Annulée",
+    "Completed": "Terminées",
     "Compress (same format)": "Compresser (même format)",
     "Conversion failed: {file}": "Échec de la conversion : {file}",
     "Conversion finished: {file}": "Conversion terminée : {file}",
@@ -31,12 +32,13 @@ OC.L10N.register(
     "Convert into…": "Convertir en…",
     "Converting": "Conversion en cours",
     "Created {time}": "Créée le {time}",
+    "Default": "Par défaut",
     "Done": "Terminée",
     "Extract audio (M4A)": "Extraire l'audio (M4A)",
     "Extract audio (MP3)": "Extraire l'audio (MP3)",
     "Extract audio (Opus)": "Extraire l'audio (Opus)",
     "FFmpeg threads per conversion": "Threads FFmpeg par conversion",
-    "Failed": "Échouée",
+    "Failed": "En échec",
     "Fast: no re-encoding": "Rapide : sans réencodage",
     "File {id}": "Fichier {id}",
     "Finished jobs older than this are deleted.": "Les tâches terminées plus anciennes sont supprimées.",
@@ -99,11 +101,9 @@ OC.L10N.register(
     "The conversions could not be started.": "Les conversions n’ont pas pu être lancées.",
     "The converter's disk is full": "Le disque du convertisseur est plein",
     "The file is larger than the {limit} MB limit set by your administrator": "Le fichier dépasse la limite de {limit} Mo fixée par votre administrateur",
-    "The format's default": "Valeur par défaut du format",
     "The selected files could not be read.": "Les fichiers sélectionnés n’ont pas pu être lus.",
     "The video is longer than the {limit}-minute limit set by your administrator": "La vidéo dépasse la durée limite de {limit} minutes fixée par votre administrateur",
     "The video is too large for the converter's disk: it needs about {needed} MB of working space and the disk holds {total} MB. Ask your administrator for more space.": "La vidéo est trop volumineuse pour le disque du convertisseur : elle demande environ {needed} Mo d'espace de travail et le disque en contient {total} Mo. Demandez plus d'espace à votre administrateur.",
-    "These files cannot be converted": "Ces fichiers ne peuvent pas être convertis",
     "This file cannot be converted into {target} ({mime})": "Ce fichier ne peut pas être converti en {target} ({mime})",
     "This file does not exist, or you have no access to it": "Ce fichier n'existe pas, ou vous n'y avez pas accès",
     "This file is empty: there is nothing in it to convert.": "Ce fichier est vide : il n’y a rien à convertir.",
@@ -136,6 +136,10 @@ OC.L10N.register(
     "_Retried %n time_::_Retried %n times_": [
         "Relancée %n fois",
         "Relancée %n fois"
+    ],
+    "_This file cannot be converted_::_These files cannot be converted_": [
+        "Ce fichier ne peut pas être converti",
+        "Ces fichiers ne peuvent pas être convertis"
     ],
     "_about %n hour left_::_about %n hours left_": [
         "environ %n heure restante",
