@@ -122,6 +122,11 @@ def on_postgres(
         exapp.register()  # give the session's ExApp its registration back
 
 
+def scratch_of(worker: WorkerProcess, job_id: int) -> list[Path]:
+    """The job's scratch folders in the worker's storage (``job-<id>-<token>``, one per attempt)."""
+    return sorted((worker.storage / "scratch").glob(f"job-{job_id}-*"))
+
+
 def wait_held_by(url: str, job_id: int, prefix: str, timeout: float = 60) -> None:
     """Until the job is processing under a lease of a worker whose id starts with ``prefix``."""
 
@@ -196,7 +201,7 @@ def test_a_worker_only_replica_converts_beside_the_exapp_and_stops_a_job_cancell
     time.sleep(1.5)  # give a wrongly-continuing worker the chance to upload something
     assert nextcloud.listdir("alice", long_folder) == ["a.mp4", "b.mp4"]
     assert f"Job #{on_replica} stopped: it was cancelled" in replica.log()
-    assert not (replica.storage / "scratch" / f"job-{on_replica}").exists()
+    assert scratch_of(replica, on_replica) == []
     assert replica.stop() == 0
 
 
@@ -214,11 +219,11 @@ def test_a_killed_replica_restarted_under_its_name_takes_its_job_back_at_once(
     ]
     url = app.extra_env["VCFM_DATABASE_URL"]
     wait_held_by(url, job_id, "replica-a/")
-    scratch = replica.storage / "scratch" / f"job-{job_id}"
-    assert scratch.is_dir()
+    dead_attempt = scratch_of(replica, job_id)
+    assert len(dead_attempt) == 1 and dead_attempt[0].is_dir()
 
     replica.kill()  # kill -9, ffmpeg included
-    assert scratch.is_dir()  # the dead attempt's files are left behind
+    assert dead_attempt[0].is_dir()  # the dead attempt's files are left behind
     killed_at = time.monotonic()
     replica.start()
 
@@ -234,7 +239,8 @@ def test_a_killed_replica_restarted_under_its_name_takes_its_job_back_at_once(
     assert job["status"] == "completed", job
     assert job["retry_count"] == 1
     assert sorted(nextcloud.listdir("alice", folder)) == ["long.mp4", "long.webm"]
-    assert not scratch.exists()
+    assert not dead_attempt[0].exists()
+    assert scratch_of(replica, job_id) == []
     assert replica.log().count("completed successfully") == 1
 
 

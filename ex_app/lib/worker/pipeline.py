@@ -77,12 +77,20 @@ async def make_scratch(settings: Settings, job_id: int) -> Path:
     root = anyio.Path(settings.scratch)
     await root.mkdir(mode=0o700, parents=True, exist_ok=True)
     await root.chmod(0o700)  # also when it existed before, e.g. created by an older version
-    async for old in root.glob(f"job-{job_id}-*"):
-        await remove_scratch(Path(old))
-    await remove_scratch(Path(root / f"job-{job_id}"))  # the name older versions used
+    await remove_job_scratch(settings, job_id)
     work = scratch_dir(settings, job_id)
     await anyio.Path(work).mkdir(mode=0o700)
     return work
+
+
+async def remove_job_scratch(settings: Settings, job_id: int) -> None:
+    """Remove every scratch folder of ``job_id``: what earlier attempts, killed mid-way, left behind."""
+    root = anyio.Path(settings.scratch)
+    if not await root.is_dir():
+        return
+    async for old in root.glob(f"job-{job_id}-*"):
+        await remove_scratch(Path(old))
+    await remove_scratch(Path(root / f"job-{job_id}"))  # the name older versions used
 
 
 async def remove_scratch(path: Path) -> None:

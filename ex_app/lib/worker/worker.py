@@ -33,7 +33,7 @@ from ..logs import job_context, set_replica
 from ..nextcloud import NextcloudGateway
 from ..ops.cleanup import cleanup
 from ..settings import Settings
-from .pipeline import Converted, convert, remove_scratch, scratch_dir
+from .pipeline import Converted, convert, remove_job_scratch
 from .retry import RetryPolicy
 from .space import MIB, ScratchSpace
 
@@ -157,7 +157,7 @@ class Worker:
             # Before requeueing: once pending, a job may be claimed at once, and its new attempt's scratch
             # folder (same path) must not be removed under it.
             for job_id in job_ids:
-                await remove_scratch(scratch_dir(self.settings, job_id))
+                await remove_job_scratch(self.settings, job_id)
             requeued, failed = await self.store.reap_predecessor(self.name, self.worker_id, self.settings.max_attempts)
         except Exception:
             log.exception("Could not take back the jobs of this worker's previous run; their leases will expire")
