@@ -53,7 +53,9 @@ def admin_settings(nextcloud: NextcloudTarget, exapp: ExAppProcess) -> Iterator[
 
 
 def our_actions(nextcloud: NextcloudTarget) -> list[str]:
-    return [a["display_name"] for a in nextcloud.file_actions("alice") if a["appid"] == APP_ID]
+    """Our Files entries as the menu shows them: by ``order`` (a real AppAPI lists them by name)."""
+    ours = [a for a in nextcloud.file_actions("alice") if a["appid"] == APP_ID]
+    return [a["display_name"] for a in sorted(ours, key=lambda a: int(a["order"]))]
 
 
 def admin_status(nextcloud: NextcloudTarget) -> dict:
