@@ -18,7 +18,7 @@ from nc_py_api.ex_app.ui.settings import SettingsField, SettingsFieldType, Setti
 
 from .i18n import _
 from .media import TARGETS
-from .settings import Settings
+from .settings import Settings, clean_folder
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ NUMBER_FIELDS = {
 }
 TARGETS_FIELD = "targets"
 QUICK_FIELD = "quick_targets"
-FIELD_IDS = [*NUMBER_FIELDS, TARGETS_FIELD, QUICK_FIELD]
+FALLBACK_FIELD = "fallback_folder"
+FIELD_IDS = [*NUMBER_FIELDS, TARGETS_FIELD, QUICK_FIELD, FALLBACK_FIELD]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class AdminSettings:
     targets: frozenset[str]
     #: Targets that also get their own entry in the Files menu beside "Convert into…" (only offered ones show).
     quick_targets: frozenset[str] = frozenset()
+    #: Where a result goes when the user cannot add files to its source's folder (relative to their root).
+    fallback_folder: str = "Converted videos"
 
     @classmethod
     def defaults(cls, settings: Settings) -> AdminSettings:
@@ -79,6 +82,7 @@ class AdminSettings:
             ffmpeg_threads=settings.ffmpeg_threads,
             targets=frozenset(wanted & set(TARGETS)) if wanted else frozenset(TARGETS),
             quick_targets=frozenset(parse_targets(settings.quick_targets) or ()),
+            fallback_folder=settings.fallback_folder,
         )
 
     def with_values(self, values: Mapping[str, str]) -> tuple[AdminSettings, list[str]]:
@@ -113,6 +117,12 @@ class AdminSettings:
                 problems.append(f"{QUICK_FIELD}: {raw_quick!r} is not understood")
             else:
                 changes[QUICK_FIELD] = quick
+        raw_folder = values.get(FALLBACK_FIELD)
+        if raw_folder not in (None, ""):
+            try:
+                changes[FALLBACK_FIELD] = clean_folder(str(raw_folder))
+            except ValueError as exc:
+                problems.append(f"{FALLBACK_FIELD}: {raw_folder!r} {exc}")
         return replace(self, **changes), problems  # type: ignore[arg-type]
 
     def running_per_user(self, workers: int = 1) -> int:
@@ -154,6 +164,19 @@ class AdminSettings:
                 description=_(
                     "The Files menu always has one entry, “Convert into…”, that opens the Conversions "
                     "page. Conversions ticked here also get an entry of their own that starts at once."
+                ),
+            )
+        )
+        fields.append(
+            SettingsField(
+                id=FALLBACK_FIELD,
+                title=_("Folder for results that cannot go next to their video"),
+                type=SettingsFieldType.TEXT,
+                default=self.fallback_folder,
+                description=_(
+                    "When a user converts a video in a folder they cannot add files to (for example one shared "
+                    "with them read-only), the result goes to this folder in their own files instead. It is "
+                    "created when needed."
                 ),
             )
         )
@@ -222,7 +245,7 @@ class LiveSettings:
 
 def _describe(old: AdminSettings, new: AdminSettings) -> str:
     parts = []
-    for field in (*NUMBER_FIELDS, TARGETS_FIELD, QUICK_FIELD):
+    for field in (*NUMBER_FIELDS, TARGETS_FIELD, QUICK_FIELD, FALLBACK_FIELD):
         before, after = getattr(old, field), getattr(new, field)
         if before != after:
             shown = (lambda v: ",".join(sorted(v))) if field in (TARGETS_FIELD, QUICK_FIELD) else str

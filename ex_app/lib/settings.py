@@ -32,6 +32,17 @@ def _default_concurrency() -> int:
     return max(1, min(2, (os.cpu_count() or 1)))
 
 
+def clean_folder(value: str) -> str:
+    """A folder path relative to a user's root, as ``Converted videos`` or ``Media/Converted``; ValueError if
+    it is empty or leaves the user's files (``..``)."""
+    parts = [part.strip() for part in value.replace("\\", "/").split("/") if part.strip()]
+    if not parts:
+        raise ValueError("must name a folder, e.g. 'Converted videos'")
+    if any(part in (".", "..") or any(ord(ch) < 32 for ch in part) for part in parts):
+        raise ValueError("must be a plain folder path inside the user's files")
+    return "/".join(parts)
+
+
 class Settings(BaseSettings):
     """Every setting the ExApp reads. Invalid values stop the app at startup with a clear message."""
 
@@ -80,6 +91,10 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{1,64}$",
         description="stable name of this worker process, unique among the replicas (default: the hostname)",
     )
+    fallback_folder: str = Field(
+        "Converted videos",
+        description="folder in the user's files for results whose source folder takes no new files (read-only share)",
+    )
     settings_refresh_seconds: float = Field(10.0, gt=0, le=3600, description="how often admin settings are re-read")
     log_level: str = Field("INFO")
 
@@ -90,6 +105,11 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return value
+
+    @field_validator("fallback_folder")
+    @classmethod
+    def _folder_path(cls, value: str) -> str:
+        return clean_folder(value)
 
     @field_validator("database_url")
     @classmethod

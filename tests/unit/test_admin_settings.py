@@ -79,12 +79,14 @@ def test_the_form_is_an_admin_form_with_every_field_and_the_defaults():
         "ffmpeg_threads",
         "targets",
         "quick_targets",
+        "fallback_folder",
     }
     assert fields["concurrency"]["default"] == 5
     assert fields["quick_targets"]["type"] == "multi-checkbox"
     assert not any(fields["quick_targets"]["default"].values()), "no quick entries unless the admin asks"
     assert fields["targets"]["type"] == "multi-checkbox"
     assert {o["value"] for o in fields["targets"]["options"]} == set(TARGETS)
+    assert (fields["fallback_folder"]["type"], fields["fallback_folder"]["default"]) == ("text", "Converted videos")
 
 
 def test_quick_entries_default_to_none_and_an_empty_choice_means_none():
@@ -111,3 +113,14 @@ async def test_listeners_hear_about_changes_only():
     assert await live.apply(replace(live.current, concurrency=7)) is True
     assert await live.apply(replace(live.current, concurrency=7)) is False
     assert heard == [(live.defaults.concurrency, 7)]
+
+
+def test_the_fallback_folder_comes_from_the_environment_and_the_form_and_stays_inside_the_users_files():
+    assert AdminSettings.defaults(Settings(fallback_folder="/Media/Converted/")).fallback_folder == "Media/Converted"
+    merged, problems = DEFAULTS.with_values({"fallback_folder": " Videos / From the converter "})
+    assert (merged.fallback_folder, problems) == ("Videos/From the converter", [])
+    merged, problems = DEFAULTS.with_values({"fallback_folder": "../../etc"})
+    assert merged.fallback_folder == "Converted videos"
+    assert problems == ["fallback_folder: '../../etc' must be a plain folder path inside the user's files"]
+    with pytest.raises(ValueError, match="must name a folder"):
+        Settings(fallback_folder=" / ")
