@@ -88,3 +88,20 @@ async def test_a_download_onto_a_full_disk_is_scratch_full(nextcloud: NextcloudT
     # Writing into /dev/full fails with ENOSPC, as a full scratch disk does: our disk, not a Nextcloud outage.
     with pytest.raises(ScratchFull, match="The converter's disk is full"):
         await gateway.download(remote, Path("/dev/full"))
+
+
+async def test_a_read_only_share_takes_no_files_and_the_own_folder_is_created_when_missing(
+    nextcloud: NextcloudTarget, as_exapp: None
+):
+    if not nextcloud.is_standin:
+        pytest.skip("a read-only share needs a second user's share on a real server")
+    folder = new_folder(nextcloud, "alice")
+    nextcloud.faults.mark_readonly("alice", f"{folder}/shared")
+    gateway = NextcloudGateway(nextcloud.alice.name)
+
+    assert await gateway.can_add_files(folder) is True
+    assert await gateway.can_add_files(f"{folder}/shared") is False
+    assert await gateway.own_folder(f"{folder}/Converted videos") is True  # created, parents included
+    assert nextcloud.listdir("alice", folder) == ["Converted videos/", "shared/"]
+    assert await gateway.own_folder(f"{folder}/shared") is False  # exists, but takes no files
+    assert await gateway.own_folder(f"{folder}/shared/inside") is False  # cannot be created

@@ -34,6 +34,7 @@ from ..errors import (
     ScratchFull,
     SourceGone,
 )
+from ..i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,15 @@ class _Head:
         if len(piece) < len(data):
             raise _Enough
         return len(data)
+
+
+FOLDER_GONE = _("The folder of the source file no longer exists")
+
+
+def _creatable(node: FsNode | None) -> bool:
+    # "C" create file, "K" create folder: Nextcloud grants both with a share's create permission.
+    permissions = node.info.permissions if node is not None and node.is_dir else ""
+    return "C" in permissions or "K" in permissions
 
 
 def _is_transient_status(code: int) -> bool:
@@ -211,6 +221,39 @@ class NextcloudGateway:
         # not to stall the event loop noticeably, and it keeps us on the public API.
         with mapped_errors("downloading the source", missing=lambda: gone), dest.open("wb") as fp:
             await nc.files.download2stream(remote.path, fp, chunk_size=DOWNLOAD_CHUNK)
+
+    async def can_add_files(self, folder: str) -> bool:
+        """Whether this user may create files in ``folder`` (a user path), from its WebDAV ``oc:permissions``.
+
+        Nextcloud reports ``CK`` (create file, create folder) on a folder the user may add to, and e.g. ``SGD``
+        on a folder shared with them read-only; uploading there would only fail at the very end (403 at the
+        chunked upload's MOVE), after the whole encode.
+        """
+        nc = await self._client()
+        with mapped_errors("checking the destination folder", missing=lambda: SourceGone(FOLDER_GONE)):
+            node = await nc.files.by_path(folder)
+        return _creatable(node)
+
+    async def own_folder(self, path: str) -> bool:
+        """Make sure the folder ``path`` exists (creating it and its parents if needed) and takes new files.
+
+        False when it cannot be created or does not take files (a read-only share of that name, a file).
+        """
+        nc = await self._client()
+        with mapped_errors("preparing the folder for converted videos"):
+            try:
+                return _creatable(await nc.files.by_path(path))
+            except NextcloudException as exc:
+                if exc.status_code != 404:
+                    raise
+            try:
+                await nc.files.makedirs(path, exist_ok=True)
+            except NextcloudException as exc:
+                if exc.status_code in (403, 405, 409):  # refused, or a file or a read-only share is in the way
+                    log.info("Could not create %s (%s)", path, exc.status_code)
+                    return False
+                raise
+            return _creatable(await nc.files.by_path(path))
 
     async def list_names(self, folder: str) -> set[str]:
         """Names present in a folder (to pick a free output name before uploading)."""

@@ -4,6 +4,10 @@ The worker owns the job's state; this module only turns a job into an output fil
 of our errors. Scratch files live in ``<scratch>/job-<id>-<random token>/`` and are removed whatever happens.
 Before the download the job takes its room on the scratch disk (:class:`.space.ScratchSpace`): not enough free
 space sends it back to the queue for a while, a disk that fills up anyway fails it as ``ScratchFull`` (retried).
+
+The result goes next to its source unless the user cannot add files to that folder (a folder shared with them
+read-only): that is checked before anything is downloaded, and such a result goes to a folder of their own
+(the admin's "Converted videos") with a note saying so, instead of failing after the whole encode.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path, PurePosixPath
 import anyio
 
 from ..admin_settings import AdminSettings
-from ..errors import DISK_FULL, PermanentJobError, ScratchFull
+from ..errors import DISK_FULL, PermanentJobError, PermissionDenied, ScratchFull
+from ..i18n import _
 from ..jobs import JobRecord
 from ..media import (
     JobOptions,
@@ -39,11 +44,46 @@ from .space import ScratchSpace
 log = logging.getLogger(__name__)
 
 
+#: A job note, and an addition to the "finished" notification, when the result went to the fallback folder.
+SAVED_ELSEWHERE = _("Saved in {folder} because you cannot add files to {source_folder}.")
+NO_FOLDER = _(
+    "You cannot add files to {source_folder}, and the folder {folder} for such results cannot be used either. "
+    "Ask your administrator."
+)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a result is uploaded; ``elsewhere`` holds the parameters of :data:`SAVED_ELSEWHERE` when that is
+    not the source's folder."""
+
+    folder: str
+    elsewhere: dict[str, str] | None = None
+
+
 @dataclass(frozen=True)
 class Converted:
     source: RemoteFile
     output: RemoteFile
     notes: tuple[str, ...] = ()
+    saved_elsewhere: dict[str, str] | None = None
+    """The parameters of :data:`SAVED_ELSEWHERE` when the result is not next to its source."""
+
+
+async def choose_destination(gateway: NextcloudGateway, source: RemoteFile, limits: AdminSettings) -> Destination:
+    """The source's folder if the user may add files to it, else their own fallback folder (created if
+    missing); ``PermissionDenied`` when neither takes files, before anything is downloaded or encoded."""
+    if await gateway.can_add_files(source.folder):
+        return Destination(source.folder)
+    return await fallback_destination(gateway, source, limits)
+
+
+async def fallback_destination(gateway: NextcloudGateway, source: RemoteFile, limits: AdminSettings) -> Destination:
+    params = {"folder": limits.fallback_folder, "source_folder": source.folder.strip("/") or "/"}
+    if not await gateway.own_folder("/" + limits.fallback_folder):
+        raise PermissionDenied(NO_FOLDER, **params)
+    log.info("%s takes no new files; the result goes to /%s", source.folder, limits.fallback_folder)
+    return Destination("/" + limits.fallback_folder, params)
 
 
 def check_size(size: int, limits: AdminSettings) -> None:
@@ -114,6 +154,7 @@ async def convert(
     # By id, at processing time: the user may have moved or renamed the file since enqueueing.
     source = await gateway.resolve(job.file_id)
     check_size(source.size, limits)
+    destination = await choose_destination(gateway, source, limits)
     work = await make_scratch(settings, job.id)
     try:
         if space is not None:
@@ -135,10 +176,20 @@ async def convert(
         await run_ffmpeg(command, duration=plan.expected_duration, on_progress=on_progress)
         # ffmpeg can exit 0 on a damaged source and write half a video; check before the user sees it.
         verify_output(info, await probe(local_output, ffprobe=settings.ffprobe_path), plan.target, plan)
-        output = await gateway.upload_new(
-            local_output, source.folder, output_stem(target, source.name), extension, mtime=source.mtime
-        )
-        return Converted(source=source, output=output, notes=plan.notes)
+        stem = output_stem(target, source.name)
+        try:
+            output = await gateway.upload_new(local_output, destination.folder, stem, extension, mtime=source.mtime)
+        except PermissionDenied:
+            if destination.elsewhere is not None:
+                raise
+            # The folder stopped taking files during the encode (or Nextcloud refused despite its permissions):
+            # the finished work is not thrown away.
+            destination = await fallback_destination(gateway, source, limits)
+            output = await gateway.upload_new(local_output, destination.folder, stem, extension, mtime=source.mtime)
+        notes = plan.notes
+        if destination.elsewhere is not None:
+            notes = (*notes, SAVED_ELSEWHERE.format(**destination.elsewhere))
+        return Converted(source=source, output=output, notes=notes, saved_elsewhere=destination.elsewhere)
     except OSError as exc:
         if ScratchFull.caused(exc):
             raise ScratchFull(DISK_FULL) from exc

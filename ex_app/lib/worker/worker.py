@@ -33,7 +33,7 @@ from ..logs import job_context, set_replica
 from ..nextcloud import NextcloudGateway
 from ..ops.cleanup import cleanup
 from ..settings import Settings
-from .pipeline import Converted, convert, remove_job_scratch
+from .pipeline import SAVED_ELSEWHERE, Converted, convert, remove_job_scratch
 from .retry import RetryPolicy
 from .space import MIB, ScratchSpace
 
@@ -316,11 +316,11 @@ class Worker:
             return
         log.info("Job #%d completed successfully: %s", job.id, result.output.path)
         lang = job.language
+        message = translate(lang, MESSAGE_OK, file=result.source.name, output=result.output.name)
+        if result.saved_elsewhere is not None:
+            message += " " + translate(lang, SAVED_ELSEWHERE, **result.saved_elsewhere)
         await self._notify(
-            gateway,
-            translate(lang, SUBJECT_OK, file=result.source.name),
-            translate(lang, MESSAGE_OK, file=result.source.name, output=result.output.name),
-            gateway.file_link(result.output),
+            gateway, translate(lang, SUBJECT_OK, file=result.source.name), message, gateway.file_link(result.output)
         )
 
     async def _failed(self, job: JobRecord, gateway: NextcloudGateway, error: BaseException) -> None:
