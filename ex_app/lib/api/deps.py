@@ -25,15 +25,24 @@ class NotAnAdmin(InvalidRequest):
     status_code = 403
 
 
-def _store(request: Request) -> JobStore:
+# The dependencies are coroutines although none of them waits for anything: FastAPI runs a plain ``def``
+# dependency in a worker thread, and those hand-overs (one per dependency per request, each contending with
+# the event loop for the GIL) were a large part of a job-list poll's time.
+
+
+async def _store(request: Request) -> JobStore:
     return request.app.state.store
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _user(request: Request) -> str:
+async def _user(request: Request) -> str:
+    return _caller(request)
+
+
+def _caller(request: Request) -> str:
     # AppAPIAuthMiddleware verified AUTHORIZATION-APP-API and put its user id here. Lifecycle calls from
     # AppAPI carry an empty user; they have no business on user routes.
     user = request.scope.get("username") or ""
@@ -44,13 +53,13 @@ def _user(request: Request) -> str:
 
 async def _admin(request: Request) -> str:
     # Nextcloud decides who is an admin, not a header: the signed user id only says who is asking.
-    user = _user(request)
+    user = _caller(request)
     if not await request.app.state.admin_check.is_admin(user, request.app.state.gateway_factory):
         raise NotAnAdmin(_("Only Nextcloud administrators can see this"))
     return user
 
 
-def _limits(request: Request) -> AdminSettings:
+async def _limits(request: Request) -> AdminSettings:
     return request.app.state.live.current
 
 
@@ -58,10 +67,10 @@ async def _unfinished(request: Request) -> int:
     """The caller's pending + processing jobs, counted only when a per-user limit is set."""
     if not request.app.state.live.current.max_jobs_per_user:
         return 0
-    return await request.app.state.store.unfinished_count(_user(request))
+    return await request.app.state.store.unfinished_count(_caller(request))
 
 
-def _language(request: Request) -> str:
+async def _language(request: Request) -> str:
     return language_from_header(request.headers.get("accept-language"))
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as create_engine_sync
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -47,12 +48,25 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        _set_up_sqlite(engine)
+        _set_up_sqlite(engine.sync_engine)
     return engine
 
 
-def _set_up_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def create_sqlite_reader(engine: AsyncEngine, connections: int) -> Engine | None:
+    """A synchronous engine (``sqlite3``) on the same SQLite file as ``engine``, for reads run in a worker
+    thread; None when ``engine`` is not on a SQLite file (an in-memory database is private to its engine)."""
+    url = engine.url
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or "mode=memory" in database:
+        return None
+    # One connection per reading thread, none beyond: a thread waits for a free one instead.
+    reader = create_engine_sync(url.set(drivername="sqlite+pysqlite"), pool_size=connections, max_overflow=0)
+    _set_up_sqlite(reader)
+    return reader
+
+
+def _set_up_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module: it would BEGIN lazily before the first
         # INSERT/UPDATE only, so reads would escape the transaction and BEGIN IMMEDIATE would be impossible.
@@ -66,7 +80,7 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # A deferred transaction that reads first and writes later cannot wait for the write lock in WAL mode
         # (SQLite answers SQLITE_BUSY at once); writers therefore take the lock up front, readers do not.

@@ -12,20 +12,34 @@ a lease that runs out means the worker died, and :meth:`JobStore.reap_expired` h
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import anyio
-from sqlalchemy import ColumnElement, Select, String, and_, cast, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ex_app.lib.errors import Conflict, NotFound
 
-from .db import IMMEDIATE, create_engine, upgrade_database
+from .db import IMMEDIATE, create_engine, create_sqlite_reader, upgrade_database
 from .identity import NameLock
 from .models import ACTIVE, FINISHED, JobStatus, as_utc, jobs_table, utc_now, workers_table
 from .records import JobRecord, NewJob, WorkerRecord
@@ -37,6 +51,12 @@ _FINISHED_VALUES = sorted(status.value for status in FINISHED)
 _ACTIVE_VALUES = sorted(status.value for status in ACTIVE)
 _RETRYABLE_VALUES = [JobStatus.FAILED.value, JobStatus.CANCELLED.value]
 _PENDING = JobStatus.PENDING.value
+_T = TypeVar("_T")
+#: A user's job count and the latest ``updated_at`` among their jobs (see :meth:`JobStore.list_version`).
+ListVersion = tuple[int, datetime | None]
+# Threads (and SQLite connections) for the store's reads in a worker thread: enough to overlap a few
+# polls, few enough not to fight the event loop for the GIL.
+_READ_THREADS = 4
 _PROCESSING = JobStatus.PROCESSING.value
 
 #: How far ahead of its owner's other jobs a small job is queued (see ``enqueue.is_small``): it overtakes the
@@ -92,6 +112,10 @@ class JobStore:
         # Writers take SQLite's write lock when their transaction starts (see db._set_up_sqlite).
         self._write_engine = engine.execution_options(**{IMMEDIATE: True})
         self._dialect = engine.dialect.name
+        # SQLite: the reads the job list polls run as one call in a worker thread on a synchronous engine (see
+        # _read); the limiter, made on first use (it needs the event loop), bounds those threads.
+        self._sqlite_reader = create_sqlite_reader(engine, _READ_THREADS)
+        self._read_threads: anyio.CapacityLimiter | None = None
 
     @classmethod
     async def open(cls, url: str) -> Self:
@@ -106,6 +130,8 @@ class JobStore:
 
     async def close(self) -> None:
         """Close every connection of the store's engine."""
+        if self._sqlite_reader is not None:
+            self._sqlite_reader.dispose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Self:
@@ -129,6 +155,26 @@ class JobStore:
         with anyio.CancelScope(shield=True):
             async with self.engine.begin() as conn:
                 yield conn
+
+    async def _read(self, work: Callable[[Connection], _T]) -> _T:
+        """``work(connection)`` inside one read transaction, its result returned.
+
+        On a SQLite file the whole of it runs as one call in a worker thread, on a synchronous engine. Through
+        aiosqlite every statement, fetch, BEGIN and COMMIT is a hand-over to the connection's thread and back —
+        about ten per page of jobs — and each hand-over contends for the GIL with the event loop: under 50
+        concurrent polls that, not SQLite, was most of a request's time. Elsewhere it runs on the async engine.
+        """
+        if self._sqlite_reader is None:
+            async with self._reading() as conn:
+                return await conn.run_sync(work)
+        if self._read_threads is None:
+            self._read_threads = anyio.CapacityLimiter(_READ_THREADS)
+        return await anyio.to_thread.run_sync(self._read_in_thread, work, limiter=self._read_threads)
+
+    def _read_in_thread(self, work: Callable[[Connection], _T]) -> _T:
+        assert self._sqlite_reader is not None
+        with self._sqlite_reader.begin() as conn:
+            return work(conn)
 
     # -- creating and reading ------------------------------------------------------------------------------
 
@@ -188,6 +234,18 @@ class JobStore:
         """One page of jobs, newest first, and how many jobs match in total."""
         if limit < 1 or offset < 0:
             raise ValueError("limit must be at least 1 and offset at least 0")
+        page, count = self._list_statements(user_id, status, limit, offset)
+
+        def read(conn: Connection) -> tuple[builtins.list[JobRecord], int]:
+            records = [JobRecord.from_row(row) for row in conn.execute(page).mappings()]
+            return records, conn.execute(count).scalar_one()
+
+        return await self._read(read)
+
+    @staticmethod
+    def _list_statements(
+        user_id: str | None, status: JobStatus | None, limit: int, offset: int
+    ) -> tuple[Select[Any], Select[tuple[int]]]:
         conditions: builtins.list[ColumnElement[bool]] = []
         if user_id is not None:
             conditions.append(J.user_id == user_id)
@@ -196,22 +254,48 @@ class JobStore:
         page = (
             select(jobs_table).where(*conditions).order_by(J.created_at.desc(), J.id.desc()).limit(limit).offset(offset)
         )
-        count = select(func.count()).select_from(jobs_table).where(*conditions)
-        async with self._reading() as conn:
-            records = [JobRecord.from_row(row) for row in (await conn.execute(page)).mappings()]
-            total = (await conn.execute(count)).scalar_one()
-        return records, total
+        return page, select(func.count()).select_from(jobs_table).where(*conditions)
 
-    async def list_version(self, *, user_id: str) -> tuple[int, datetime | None]:
+    async def list_version(self, *, user_id: str) -> ListVersion:
         """How many jobs ``user_id`` has and when the latest of them last changed.
 
         Every change to a job row sets ``updated_at``; creating a job raises the maximum and deleting one lowers
         the count, so the pair changes whenever that user's job list does. It is what the list's ETag is made
         of: one indexed aggregate instead of reading and serialising the page.
         """
+        return await self._read(lambda conn: self._list_version(conn, user_id))
+
+    async def list_if_changed(
+        self,
+        unchanged: Callable[[ListVersion], bool],
+        *,
+        user_id: str,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[ListVersion, tuple[builtins.list[JobRecord], int] | None]:
+        """:meth:`list_version`, and — unless ``unchanged(version)`` says the caller has that version
+        already — :meth:`list`'s page and total, read in one transaction (on SQLite in one thread hand-over,
+        see :meth:`_read`). ``unchanged`` runs in that transaction, so it must be quick and must not block."""
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be at least 1 and offset at least 0")
+        page, count = self._list_statements(user_id, status, limit, offset)
+
+        def read(conn: Connection) -> tuple[ListVersion, tuple[builtins.list[JobRecord], int] | None]:
+            version = self._list_version(conn, user_id)
+            if unchanged(version):
+                return version, None
+            records = [JobRecord.from_row(row) for row in conn.execute(page).mappings()]
+            # Unfiltered, the total is the version's count: one query fewer.
+            total = version[0] if status is None else conn.execute(count).scalar_one()
+            return version, (records, total)
+
+        return await self._read(read)
+
+    @staticmethod
+    def _list_version(conn: Connection, user_id: str) -> ListVersion:
         statement = select(func.count(), func.max(J.updated_at)).where(J.user_id == user_id)
-        async with self._reading() as conn:
-            count, latest = (await conn.execute(statement)).one()
+        count, latest = conn.execute(statement).one()
         # max() is an aggregate, so the column's type decorator does not run on it: SQLite gives text.
         if isinstance(latest, str):
             latest = datetime.fromisoformat(latest)

@@ -503,3 +503,35 @@ async def test_beat_upserts_a_worker_and_remove_worker_forgets_it(store: JobStor
     await store.remove_worker("host-a:12")
     await store.remove_worker("never-there")
     assert [w.worker_id for w in await store.workers()] == ["host-b:7"]
+
+
+async def test_list_if_changed_reads_the_page_only_for_a_version_the_caller_does_not_have(store: JobStore) -> None:
+    jobs = await store.create_many([new_job(n) for n in range(3)], now=T0)
+    await store.create_many([new_job(7, user_id="bob")], now=T0)
+    await store.cancel(jobs[0].id, now=T0 + timedelta(minutes=1))
+    seen: list[tuple[int, datetime | None]] = []
+
+    def unchanged(version: tuple[int, datetime | None]) -> bool:
+        seen.append(version)
+        return version == (3, T0 + timedelta(minutes=1))
+
+    version, page = await store.list_if_changed(unchanged, user_id="alice", limit=2)
+    assert (version, page, seen) == ((3, T0 + timedelta(minutes=1)), None, [version])
+
+    version, page = await store.list_if_changed(lambda _: False, user_id="alice", limit=2)
+    assert page is not None and version == (3, T0 + timedelta(minutes=1))
+    assert ([j.id for j in page[0]], page[1]) == ([jobs[2].id, jobs[1].id], 3)
+    assert page == await store.list(user_id="alice", limit=2)
+    cancelled = await store.list_if_changed(lambda _: False, user_id="alice", status=JobStatus.CANCELLED)
+    assert cancelled[1] == ([await store.get(jobs[0].id)], 1)
+
+
+async def test_sqlite_file_stores_read_the_job_list_in_a_worker_thread(store: JobStore) -> None:
+    # The list's reads run on a synchronous engine in one thread hand-over on a SQLite file (see _read):
+    # they must see what the async engine just committed.
+    assert (store._sqlite_reader is not None) == (store.engine.dialect.name == "sqlite")
+    (job,) = await store.create_many([new_job()], now=T0)
+    assert await store.list_version(user_id="alice") == (1, T0)
+    await store.cancel(job.id, now=T0 + timedelta(seconds=1))
+    assert (await store.list(user_id="alice"))[0][0].status is JobStatus.CANCELLED
+    assert await store.list_version(user_id="alice") == (1, T0 + timedelta(seconds=1))

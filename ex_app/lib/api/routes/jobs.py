@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from ...chooser import jobs_for_batch
 from ...enqueue import job_for_file
 from ...jobs import JobStatus
+from ...jobs.store import ListVersion
 from ...media import JobOptions, get_target
 from ...nextcloud import NextcloudGateway
 from ..deps import CurrentUser, Language, Limits, Store, Unfinished
@@ -28,21 +29,31 @@ async def list_jobs(
     store: Store,
     language: Language,
     request: Request,
-    response: Response,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList | Response:
     """The caller's jobs, newest first. Answers 304 when ``If-None-Match`` names the current ETag."""
-    version = await store.list_version(user_id=user)
-    etag = list_etag(version, status_filter, limit, offset, language, request.app.version)
-    headers = {"ETag": etag, **_REVALIDATE}
-    if not_modified(request.headers.get("if-none-match"), etag):
+    if_none_match = request.headers.get("if-none-match")
+
+    def tag(version: ListVersion) -> str:
+        return list_etag(version, status_filter, limit, offset, language, request.app.version)
+
+    version, page = await store.list_if_changed(
+        lambda version: not_modified(if_none_match, tag(version)),
+        user_id=user,
+        status=status_filter,
+        limit=limit,
+        offset=offset,
+    )
+    headers = {"ETag": tag(version), **_REVALIDATE}
+    if page is None:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    items, total = await store.list(user_id=user, status=status_filter, limit=limit, offset=offset)
-    response.headers.update(headers)
+    items, total = page
     now = datetime.now(UTC)
-    return JobList(items=[JobPublic.of(j, now=now) for j in items], total=total, limit=limit, offset=offset)
+    body = JobList(items=[JobPublic.of(j, now=now) for j in items], total=total, limit=limit, offset=offset)
+    # Serialised here: returned as a model, FastAPI would validate the freshly built model all over again.
+    return Response(body.model_dump_json(), media_type="application/json", headers=headers)
 
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
