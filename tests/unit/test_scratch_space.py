@@ -53,22 +53,24 @@ async def test_a_job_waits_while_a_running_job_holds_the_space_and_goes_once_it_
     space = ScratchSpace(tmp_path, reserve_bytes=0, retry_after=7)
     # mp3 doubles the source (source + output of the same size): 0.3 of the free space each, 0.6 for one job.
     source = int(free * 0.3)
-    await space.hold(1, tmp_path / "job-1", get_target("mp3"), source)
+    await space.hold(1, get_target("mp3"), source)
 
     with pytest.raises(WaitingForSpace) as caught:
-        await space.hold(2, tmp_path / "job-2", get_target("mp3"), source)
+        await space.hold(2, get_target("mp3"), source)
     assert caught.value.retry_after == 7
     assert caught.value.user_message == "Waiting for free space on the converter's disk"
 
     space.release(1)
-    await space.hold(2, tmp_path / "job-2", get_target("mp3"), source)
+    await space.hold(2, get_target("mp3"), source)
 
 
 @pytest.mark.anyio
 async def test_what_a_running_job_has_already_written_is_not_promised_twice(tmp_path: Path):
     space = ScratchSpace(tmp_path, reserve_bytes=5 * MIB, retry_after=7)
-    await space.hold(1, tmp_path / "job-1", get_target("mp3"), 2 * MIB)  # expects 4 MiB: source + output
+    await space.hold(1, get_target("mp3"), 2 * MIB)  # expects 4 MiB: source + output
+    assert space._measure(2)[1] == 4 * MIB  # nothing written yet
     (tmp_path / "job-1").mkdir()
+    space.track(1, tmp_path / "job-1")
     (tmp_path / "job-1" / "source.mp4").write_bytes(b"\0" * (2 * MIB))
 
     _disk, promised = space._measure(2)
@@ -82,6 +84,6 @@ async def test_a_job_bigger_than_the_whole_disk_fails_at_once_with_a_clear_messa
     total = shutil.disk_usage(tmp_path).total
     space = ScratchSpace(tmp_path, reserve_bytes=0, retry_after=7)
     with pytest.raises(PermanentJobError) as caught:
-        await space.hold(1, tmp_path / "job-1", get_target("mp4"), total)
+        await space.hold(1, get_target("mp4"), total)
     assert caught.value.user_message.startswith("The video is too large for the converter's disk")
     assert f"the disk holds {-(-total // MIB)} MB" in caught.value.user_message

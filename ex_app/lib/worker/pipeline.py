@@ -155,10 +155,16 @@ async def convert(
     source = await gateway.resolve(job.file_id)
     check_size(source.size, limits)
     destination = await choose_destination(gateway, source, limits)
-    work = await make_scratch(settings, job.id)
+    work: Path | None = None
     try:
+        # Room is taken before anything is created, so that a full disk means waiting, not failing; what an
+        # earlier attempt killed mid-way left behind goes first, or it would wait for its own leftovers.
+        await remove_job_scratch(settings, job.id)
         if space is not None:
-            await space.hold(job.id, work, target, source.size)
+            await space.hold(job.id, target, source.size)
+        work = await make_scratch(settings, job.id)
+        if space is not None:
+            space.track(job.id, work)
         local_source = work / ("source" + (PurePosixPath(source.name).suffix or ".bin"))
         await gateway.download(source, local_source)
         # Probe first: a file without a usable stream fails here, with a clear message, before any encoding.
@@ -197,4 +203,5 @@ async def convert(
     finally:
         if space is not None:
             space.release(job.id)
-        await remove_scratch(work)
+        if work is not None:
+            await remove_scratch(work)

@@ -91,10 +91,10 @@ def bytes_used(folder: Path) -> int:
     return total
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Hold:
-    folder: Path
     expected: int  # bytes the job will write into ``folder`` at its peak (source + output, no reserve)
+    folder: Path | None = None  # known once the job's scratch folder exists
 
 
 class ScratchSpace:
@@ -112,8 +112,12 @@ class ScratchSpace:
         # Two jobs checking at once must not both take the last free gigabyte.
         self._lock = anyio.Lock()
 
-    async def hold(self, job_id: int, folder: Path, target: Target, source_size: int) -> None:
-        """Reserve room for the job, or raise ``WaitingForSpace`` (try later) / ``PermanentJobError`` (never)."""
+    async def hold(self, job_id: int, target: Target, source_size: int) -> None:
+        """Reserve room for the job, or raise ``WaitingForSpace`` (try later) / ``PermanentJobError`` (never).
+
+        Called before the job creates anything on the disk, so that a full disk means waiting, not failing;
+        :meth:`track` then names the job's folder, whose growth counts against what it reserved.
+        """
         needed = needed_bytes(target, source_size, self.reserve)
         async with self._lock:
             disk, promised = await anyio.to_thread.run_sync(self._measure, job_id)
@@ -129,7 +133,12 @@ class ScratchSpace:
                 )
             if room is Room.WAIT:
                 raise WaitingForSpace(_("Waiting for free space on the converter's disk"), retry_after=self.retry_after)
-            self._holds[job_id] = _Hold(folder, needed - self.reserve)
+            self._holds[job_id] = _Hold(needed - self.reserve)
+
+    def track(self, job_id: int, folder: Path) -> None:
+        """The folder the job writes into (what is in it is no longer free, and no longer promised)."""
+        if job_id in self._holds:
+            self._holds[job_id].folder = folder
 
     def release(self, job_id: int) -> None:
         self._holds.pop(job_id, None)
@@ -138,7 +147,9 @@ class ScratchSpace:
         self.scratch.mkdir(parents=True, exist_ok=True)
         usage = shutil.disk_usage(self.scratch)
         promised = sum(
-            max(0, hold.expected - bytes_used(hold.folder)) for other, hold in self._holds.items() if other != job_id
+            max(0, hold.expected - (bytes_used(hold.folder) if hold.folder else 0))
+            for other, hold in self._holds.items()
+            if other != job_id
         )
         return Disk(total=usage.total, free=usage.free), promised
 
