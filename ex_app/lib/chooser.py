@@ -35,6 +35,9 @@ FULL_PROBE_BYTES = 64 * 1024 * 1024
 HEAD_PROBE_BYTES = 8 * 1024 * 1024
 #: Files looked up (and probed) at the same time.
 PARALLEL = 4
+#: At most this much is downloaded for probing in one request (a selection of 100 big videos would otherwise
+#: fetch 6 GB); the files beyond it get ``media`` null, as unreadable ones do, and stay convertible.
+PROBE_BUDGET_BYTES = 512 * 1024 * 1024
 
 NOT_FOUND = _("This file does not exist, or you have no access to it")
 FOLDER = _("This is a folder")
@@ -158,6 +161,25 @@ def choices_for(
     return choices, why_not
 
 
+def probe_bytes(remote: RemoteFile) -> int:
+    """How much :func:`probe_remote` downloads for this file."""
+    return remote.size if remote.size <= FULL_PROBE_BYTES else HEAD_PROBE_BYTES
+
+
+def within_budget(
+    remotes: Sequence[RemoteFile], cache: ProbeCache, budget: int = PROBE_BUDGET_BYTES
+) -> list[RemoteFile]:
+    """The files to probe now, in order: cached ones cost nothing, the others until ``budget`` bytes are used."""
+    chosen: list[RemoteFile] = []
+    for remote in remotes:
+        cost = 0 if (remote.file_id, remote.etag) in cache else probe_bytes(remote)
+        if cost > budget:
+            continue
+        budget -= cost
+        chosen.append(remote)
+    return chosen
+
+
 async def probe_remote(
     gateway: NextcloudGateway, remote: RemoteFile, scratch: Path, cache: ProbeCache
 ) -> MediaInfo | None:
@@ -170,8 +192,7 @@ async def probe_remote(
     try:
         # Keep the extension: some formats (raw streams) are only recognised by it.
         local = folder / ("source" + PurePosixPath(remote.name).suffix.lower()[:16])
-        limit = FULL_PROBE_BYTES if remote.size <= FULL_PROBE_BYTES else HEAD_PROBE_BYTES
-        await gateway.download_head(remote, local, limit)
+        await gateway.download_head(remote, local, probe_bytes(remote))
         try:
             info: MediaInfo | None = await probe(local)
         except MediaError:
@@ -213,7 +234,7 @@ async def describe_files(
     found = await _lookup(gateway, ids)
     targets = offered_targets(limits)
     media: dict[int, MediaInfo | None] = {}
-    usable = [found[i] for i in ids if first_refusal(found[i], i, limits) is None]
+    usable = [r for i in ids if first_refusal(r := found[i], i, limits) is None and r is not None]
     limiter = anyio.CapacityLimiter(PARALLEL)
 
     async def probe_one(remote: RemoteFile) -> None:
@@ -221,8 +242,7 @@ async def describe_files(
             media[remote.file_id] = await probe_remote(gateway, remote, scratch, cache)
 
     async with anyio.create_task_group() as tg:
-        for remote in usable:
-            assert remote is not None
+        for remote in within_budget(usable, cache):
             tg.start_soon(probe_one, remote)
 
     files: list[FileChoice] = []
