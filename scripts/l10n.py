@@ -54,6 +54,59 @@ def read_mo(path: Path) -> tuple[dict[str, str | list[str]], str]:
     return catalog, plural_forms
 
 
+#: Languages that must be complete: every msgid of the template translated (English is the source).
+REQUIRED_LANGUAGES = ("fr", "de")
+
+
+def template_msgids(pot: Path) -> set[str]:
+    """The msgids of a ``.pot`` (a plural entry as singular, NUL, plural: as in a ``.mo``)."""
+    ids: set[str] = set()
+    current: list[str] | None = None
+    plural: list[str] | None = None
+    target = None
+
+    def flush() -> None:
+        if current is not None and "".join(current):
+            ids.add("".join(current) + ("\x00" + "".join(plural) if plural is not None else ""))
+
+    for line in pot.read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgid "):
+            flush()
+            current, plural, target = [], None, "id"
+            current.append(_unquote(line[6:]))
+        elif line.startswith("msgid_plural "):
+            plural, target = [_unquote(line[13:])], "plural"
+        elif line.startswith("msgstr"):
+            target = None
+        elif line.startswith('"') and target == "id" and current is not None:
+            current.append(_unquote(line))
+        elif line.startswith('"') and target == "plural" and plural is not None:
+            plural.append(_unquote(line))
+    flush()
+    return ids
+
+
+def _unquote(quoted: str) -> str:
+    return json.loads(quoted.strip())
+
+
+def missing_translations(translationfiles: Path, app: str) -> dict[str, list[str]]:
+    """For each required language, the template's msgids its compiled catalogue lacks (untranslated or fuzzy:
+    msgfmt leaves both out of the ``.mo``)."""
+    wanted = template_msgids(translationfiles / "templates" / f"{app}.pot")
+    missing: dict[str, list[str]] = {}
+    for lang in REQUIRED_LANGUAGES:
+        mo = translationfiles / lang / f"{app}.mo"
+        have: set[str] = set()
+        if mo.is_file():
+            catalog, _ = read_mo(mo)
+            have = {k[1:-1].replace("_::_", "\x00") if isinstance(v, list) else k for k, v in catalog.items()}
+        gaps = sorted(wanted - have)
+        if gaps:
+            missing[lang] = gaps
+    return missing
+
+
 def write_l10n(app: str, lang: str, catalog: dict[str, str | list[str]], plural_forms: str, out: Path) -> None:
     """Write ``<out>/<lang>.json`` (server side) and ``<out>/<lang>.js`` (browser side) in Nextcloud's format."""
     out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         print(f"l10n: no {args.app}.mo under {args.translationfiles} (run msgfmt first)", file=sys.stderr)
         return 1
-    return 0
+    # Every string a user or admin sees must exist in French and German; a gap stops the build here.
+    missing = missing_translations(args.translationfiles, args.app)
+    for lang, gaps in missing.items():
+        print(f"l10n: {lang}: {len(gaps)} untranslated or fuzzy:", file=sys.stderr)
+        for msgid in gaps:
+            print(f"  {msgid!r}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

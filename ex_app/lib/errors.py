@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import errno
 
-from .i18n import _
+from .i18n import Message, _
 
 #: ``OSError.errno`` values meaning "the disk (or the disk quota) is full".
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -44,11 +44,11 @@ class ConverterError(Exception):
     def __init__(self, message: str = "", /, **params: object) -> None:
         # ``message`` is an English template marked with ``_()`` and ``params`` fill its ``{names}``; keeping
         # them apart lets the job store the message id and render it later in the reader's language.
-        text = message.format(**params) if params else message
-        super().__init__(text)
         self.message_id = message or self.__class__.__doc__ or "error"
         self.params = params
-        self.user_message = text or self.__class__.__doc__ or "error"
+        # A Message: its English text wherever a string is wanted, its id and params for the job store.
+        self.user_message = Message(self.message_id, **params)
+        super().__init__(str(self.user_message))
 
 
 class InvalidRequest(ConverterError):

@@ -281,11 +281,6 @@ def test_in_french_the_labels_and_the_chooser_reasons_are_french(
         set_language(nextcloud, "alice", "en")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs store their error as English text; rendering it in the reader's language (issue 8, part 4) "
-    "is not in the ExApp yet. strict: this fails as soon as it passes, so the marker gets removed then.",
-)
 def test_in_french_a_failed_jobs_error_is_french(nextcloud: NextcloudTarget, exapp: ExAppProcess):
     folder = new_folder(nextcloud, "alice")
     file_id = upload(nextcloud, "alice", f"{folder}/cassé.mp4", b"pas une video" * 100)

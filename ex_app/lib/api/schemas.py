@@ -57,17 +57,22 @@ class JobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: In the reader's language (the request's Accept-Language); ``error_message_en`` is the English text.
     error_message: str | None
+    error_message_en: str | None = None
     retry_count: int
+    #: In the reader's language; ``notes_en`` in English.
     notes: list[str]
+    notes_en: list[str] = Field(default_factory=list)
     #: Estimated seconds until a processing job is done; None for other statuses or while unknown.
     eta_seconds: int | None = None
 
     @classmethod
-    def of(cls, job: JobRecord, *, now: datetime | None = None) -> JobPublic:
+    def of(cls, job: JobRecord, *, language: str = "en", now: datetime | None = None) -> JobPublic:
         eta = None
         if job.status is JobStatus.PROCESSING:
             eta = eta_seconds(job.progress, job.started_at, now or datetime.now(UTC))
+        error, notes = job.error, job.messages
         return cls(
             id=job.id,
             status=job.status,
@@ -83,9 +88,11 @@ class JobPublic(BaseModel):
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
-            error_message=job.error_message,
+            error_message=error.render(language) if error is not None else None,
+            error_message_en=job.error_message,
             retry_count=job.retry_count,
-            notes=list(job.notes or []),
+            notes=[note.render(language) for note in notes],
+            notes_en=[str(note) for note in notes],
             eta_seconds=eta,
         )
 

@@ -119,12 +119,15 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: ``error_message`` as ``{"id": …, "params": {…}}`` JSON text, to show it in the reader's language.
+    error_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     output_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     output_file_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     language: Mapped[str] = mapped_column(String(16), default="en")
-    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Each note a ``{"id": …, "params": {…}}`` message (plain English strings in rows from before 0005).
+    notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

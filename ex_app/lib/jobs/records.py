@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..i18n import Message
 from .models import FINISHED, JobStatus
 
 
@@ -50,14 +51,27 @@ class JobRecord:
     finished_at: datetime | None
     updated_at: datetime
     error_message: str | None
+    error_ref: str | None
     retry_count: int
     not_before: datetime | None
     output_path: str | None
     output_file_id: int | None
     language: str
-    notes: tuple[str, ...]
+    notes: tuple[Any, ...]
     lease_owner: str | None
     lease_expires_at: datetime | None
+
+    @property
+    def error(self) -> Message | None:
+        """``error_message`` with its id and parameters, ready to be shown in any language."""
+        if self.error_message is None:
+            return None
+        return Message.from_stored(self.error_ref) if self.error_ref else Message(self.error_message)
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """The notes, ready to be shown in any language."""
+        return tuple(Message.from_stored(note) for note in self.notes)
 
     @property
     def finished(self) -> bool:

@@ -12,6 +12,7 @@ a lease that runs out means the worker died, and :meth:`JobStore.reap_expired` h
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ex_app.lib.errors import Conflict, NotFound
+from ex_app.lib.i18n import Message, _, stored
 
 from .db import IMMEDIATE, create_engine, create_sqlite_reader, upgrade_database
 from .identity import NameLock
@@ -68,7 +70,19 @@ SMALL_JOB_HEAD_START = timedelta(hours=1)
 _CLAIM_LOCK_SPACE = 0x76636663  # "vcfc"
 
 #: Written into ``error_message`` when a worker died and the job goes back to the queue.
-INTERRUPTED_MESSAGE = "The conversion was interrupted; it will be tried again."
+INTERRUPTED_MESSAGE = Message(_("The conversion was interrupted; it will be tried again."))
+#: Written when a job was interrupted too often; ``{count}`` is filled in SQL (each row has its own).
+GAVE_UP_INTERRUPTED = _("The conversion was interrupted {count} times; giving up.")
+
+
+def _error(message: str | None) -> dict[str, Any]:
+    """The columns that keep a job's error: the English text, and its id and parameters when it has them."""
+    if message is None:
+        return {"error_message": None, "error_ref": None}
+    return {
+        "error_message": str(message),
+        "error_ref": message.to_json() if isinstance(message, Message) else None,
+    }
 
 
 def _now(now: datetime | None) -> datetime:
@@ -358,6 +372,7 @@ class JobStore:
             "started_at": now,
             "progress": 0.0,
             "error_message": None,
+            "error_ref": None,
             "updated_at": now,
         }
         if self._dialect != "postgresql":
@@ -522,10 +537,11 @@ class JobStore:
             "output_path": output_path,
             "output_file_id": output_file_id,
             "error_message": None,
+            "error_ref": None,
             **_NO_LEASE,
         }
         if notes is not None:
-            values["notes"] = builtins.list(notes)
+            values["notes"] = [stored(note) for note in notes]
         return await self._release(job_id, worker_id, values)
 
     async def fail(self, job_id: int, worker_id: str, message: str, *, now: datetime | None = None) -> JobRecord | None:
@@ -536,7 +552,7 @@ class JobStore:
             "status": JobStatus.FAILED.value,
             "finished_at": now,
             "updated_at": now,
-            "error_message": message,
+            **_error(message),
             **_NO_LEASE,
         }
         return await self._release(job_id, worker_id, values)
@@ -562,7 +578,7 @@ class JobStore:
             "started_at": None,
             "progress": 0.0,
             "updated_at": now,
-            "error_message": message,
+            **_error(message),
             **_NO_LEASE,
         }
         return await self._release(job_id, worker_id, values)
@@ -645,6 +661,9 @@ class JobStore:
                 error_message=literal("The conversion was interrupted ")
                 + cast(attempts, String)
                 + literal(" times; giving up."),
+                error_ref=literal(json.dumps({"id": GAVE_UP_INTERRUPTED, "params": {"count": 0}})[:-3])
+                + cast(attempts, String)
+                + literal("}}"),
                 **_NO_LEASE,
             )
             .returning(J.id)
@@ -660,7 +679,7 @@ class JobStore:
                 started_at=None,
                 progress=0.0,
                 updated_at=now,
-                error_message=INTERRUPTED_MESSAGE,
+                **_error(INTERRUPTED_MESSAGE),
                 **_NO_LEASE,
             )
             .returning(J.id)
@@ -705,6 +724,7 @@ class JobStore:
                 retry_count=0,
                 progress=0.0,
                 error_message=None,
+                error_ref=None,
                 started_at=None,
                 finished_at=None,
                 not_before=None,

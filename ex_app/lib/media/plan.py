@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..i18n import Message, _
 from .naming import resolve_target
 from .probe import AudioStream, MediaInfo, SubtitleStream, VideoStream
 from .targets import ANY, JobOptions, Target
@@ -55,7 +56,7 @@ class Plan:
     subtitles: tuple[SubtitlePlan, ...]
     expected_duration: float | None
     """Seconds the output should last: the source's, or the target's cap when that is shorter."""
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
 
     @property
     def remux(self) -> bool:
@@ -75,7 +76,7 @@ def make_plan(target: Target, info: MediaInfo, options: JobOptions | None = None
     """
     options = options or JobOptions()
     target = resolve_target(target, source_name, info)
-    notes: list[str] = []
+    notes: list[Message] = []
     video_index: int | None = None
     copy_video = False
     if target.kind == "video":
@@ -87,19 +88,28 @@ def make_plan(target: Target, info: MediaInfo, options: JobOptions | None = None
     audio = _plan_audio(target, info, options, notes)
     subtitles = _plan_subtitles(target, info, notes)
     if info.chapters and not target.chapters:
-        notes.append(f"The chapters were dropped: {target.name} cannot hold chapters.")
+        notes.append(Message(_("The chapters were dropped: {format} cannot hold chapters."), format=target.name))
     expected = info.duration
     if target.max_duration is not None and (expected is None or expected > target.max_duration):
         if expected is not None:
             seconds = f"{target.max_duration:g}"
-            notes.append(f"Only the first {seconds} seconds were converted ({target.name} limit).")
+            notes.append(
+                Message(
+                    _("Only the first {seconds} seconds were converted ({format} limit)."),
+                    seconds=seconds,
+                    format=target.name,
+                )
+            )
         expected = target.max_duration if expected is not None else None
     if (video_index is None or copy_video) and all(a.copy for a in audio):
         notes.insert(
-            0, "Nothing was re-encoded: the streams were copied into the new file, so the quality is unchanged."
+            0,
+            Message(
+                _("Nothing was re-encoded: the streams were copied into the new file, so the quality is unchanged.")
+            ),
         )
     elif copy_video:
-        notes.insert(0, "The video was copied without re-encoding, so its quality is unchanged.")
+        notes.insert(0, Message(_("The video was copied without re-encoding, so its quality is unchanged.")))
     return Plan(target, options, video_index, copy_video, tuple(audio), tuple(subtitles), expected, tuple(notes))
 
 
@@ -126,22 +136,29 @@ def _can_copy_video(target: Target, video: VideoStream, options: JobOptions) -> 
     )
 
 
-def _video_notes(target: Target, info: MediaInfo, main: VideoStream, copied: bool) -> list[str]:
-    notes: list[str] = []
+def _video_notes(target: Target, info: MediaInfo, main: VideoStream, copied: bool) -> list[Message]:
+    notes: list[Message] = []
     others = [v for v in info.video if v.index != main.index]
     if others:
-        notes.append(f"Only the main video track was converted; {len(others)} more were left out.")
+        notes.append(
+            Message(_("Only the main video track was converted; {count} more were left out."), count=len(others))
+        )
     if target.audio is None and info.audio:
-        notes.append(f"{target.name} has no sound, so the audio was left out.")
+        notes.append(Message(_("{format} has no sound, so the audio was left out."), format=target.name))
     forced = target.video.pix_fmt if target.video is not None else None
     if not copied and forced == "yuv420p" and main.pix_fmt is not None and main.pix_fmt not in EIGHT_BIT_420:
-        notes.append(f"The picture was converted from {main.pix_fmt} to 8-bit 4:2:0 colour, which every player shows.")
+        notes.append(
+            Message(
+                _("The picture was converted from {pix_fmt} to 8-bit 4:2:0 colour, which every player shows."),
+                pix_fmt=main.pix_fmt,
+            )
+        )
     if not copied and main.rotation:
-        notes.append("The picture was turned upright (the phone had recorded it sideways).")
+        notes.append(Message(_("The picture was turned upright (the phone had recorded it sideways).")))
     return notes
 
 
-def _plan_audio(target: Target, info: MediaInfo, options: JobOptions, notes: list[str]) -> list[AudioPlan]:
+def _plan_audio(target: Target, info: MediaInfo, options: JobOptions, notes: list[Message]) -> list[AudioPlan]:
     if target.audio is None or not info.audio:
         return []
     streams: tuple[AudioStream, ...] = info.audio
@@ -151,7 +168,12 @@ def _plan_audio(target: Target, info: MediaInfo, options: JobOptions, notes: lis
         if len(info.audio) > 1:
             number = info.audio.index(main) + 1
             notes.append(
-                f"Only audio track {number} of {len(info.audio)} was kept: {target.name} holds one audio track."
+                Message(
+                    _("Only audio track {number} of {count} was kept: {format} holds one audio track."),
+                    number=number,
+                    count=len(info.audio),
+                    format=target.name,
+                )
             )
         streams = (main,)
     copy_allowed = not target.compress and options.quality == "normal" and options.audio_bitrate is None
@@ -168,7 +190,7 @@ def _plan_audio(target: Target, info: MediaInfo, options: JobOptions, notes: lis
     ]
 
 
-def _plan_subtitles(target: Target, info: MediaInfo, notes: list[str]) -> list[SubtitlePlan]:
+def _plan_subtitles(target: Target, info: MediaInfo, notes: list[Message]) -> list[SubtitlePlan]:
     if target.kind != "video":
         return []  # extracting audio: leaving the subtitles out is what was asked for
     plans: list[SubtitlePlan] = []
@@ -178,13 +200,20 @@ def _plan_subtitles(target: Target, info: MediaInfo, notes: list[str]) -> list[S
         elif sub.codec in TEXT_SUBTITLES and target.text_subtitles is not None:
             plans.append(SubtitlePlan(sub.index, target.text_subtitles))
         else:
-            notes.append(f"Subtitle track {number} ({sub.codec}) was dropped: {_why_not(target, sub)}.")
+            notes.append(
+                Message(
+                    _("Subtitle track {number} ({codec}) was dropped: {reason}."),
+                    number=number,
+                    codec=sub.codec,
+                    reason=_why_not(target, sub),
+                )
+            )
     return plans
 
 
-def _why_not(target: Target, sub: SubtitleStream) -> str:
+def _why_not(target: Target, sub: SubtitleStream) -> Message:
     if not target.keep_subtitles and target.text_subtitles is None:
-        return f"{target.name} cannot hold subtitles"
+        return Message(_("{format} cannot hold subtitles"), format=target.name)
     if sub.codec in PICTURE_SUBTITLES:
-        return f"{target.name} cannot hold picture subtitles"
-    return f"it cannot be converted for {target.name}"
+        return Message(_("{format} cannot hold picture subtitles"), format=target.name)
+    return Message(_("it cannot be converted for {format}"), format=target.name)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConverterError, TransientJobError, WaitingForSpace
+from ..i18n import Message, _
 
-UNEXPECTED = "The conversion failed because of an unexpected error; the administrator can find details in the log."
+UNEXPECTED = Message(
+    _("The conversion failed because of an unexpected error; the administrator can find details in the log.")
+)
 
 
 @dataclass(frozen=True)
@@ -35,5 +38,5 @@ class RetryPolicy:
             delay = min(self.max_delay, self.base_delay * 2**retry_count)
             return Decision(retry=True, delay=delay, message=message)
         if isinstance(error, TransientJobError):
-            message = f"{message} (gave up after {retry_count + 1} attempts)"
+            message = Message(_("{reason} (gave up after {count} attempts)"), reason=message, count=retry_count + 1)
         return Decision(retry=False, delay=0.0, message=message)

@@ -26,7 +26,7 @@ import anyio
 
 from ..admin_settings import AdminSettings, LiveSettings
 from ..errors import ConverterError
-from ..i18n import _, translate
+from ..i18n import Message, _, translate
 from ..jobs import JobRecord, JobStore
 from ..jobs.models import utc_now
 from ..logs import job_context, set_replica
@@ -212,7 +212,7 @@ class Worker:
             job = await self.store.get(job_id)
             with job_context(job.id, job.user_id):
                 log.error("Job #%d failed: %s", job.id, job.error_message)
-                await self._tell_failure(job, self.gateway_factory(job.user_id), job.error_message or "")
+                await self._tell_failure(job, self.gateway_factory(job.user_id), job.error or Message(""))
 
     async def _cleanup(self) -> None:
         """Delete finished jobs past the retention and scratch folders no running job owns."""
@@ -337,6 +337,7 @@ class Worker:
         await self._tell_failure(job, gateway, decision.message)
 
     async def _tell_failure(self, job: JobRecord, gateway: NextcloudGateway, reason: str) -> None:
+        # ``reason`` is usually a Message: translate() renders it in the job's language too.
         name = job.source_path.rsplit("/", 1)[-1]
         await self._notify(
             gateway,

@@ -535,3 +535,48 @@ async def test_sqlite_file_stores_read_the_job_list_in_a_worker_thread(store: Jo
     await store.cancel(job.id, now=T0 + timedelta(seconds=1))
     assert (await store.list(user_id="alice"))[0][0].status is JobStatus.CANCELLED
     assert await store.list_version(user_id="alice") == (1, T0 + timedelta(seconds=1))
+
+
+async def test_job_messages_keep_their_id_and_parameters_and_render_in_the_readers_language(store: JobStore) -> None:
+    from ex_app.lib.i18n import Message
+
+    (job,) = await store.create_many([new_job()], now=T0)
+    assert (await store.claim("w1", 10, now=T0)) is not None
+    reason = Message(
+        "{file} could not be converted: {reason}", file="a.mov", reason=Message("Conversion failed: {file}", file="b")
+    )
+    failed = await store.fail(job.id, "w1", reason, now=T0)
+    assert failed is not None
+    # English stays in error_message for the CLI, the statistics and English API clients…
+    assert failed.error_message == "a.mov could not be converted: Conversion failed: b"
+    # …and the stored id and parameters render it again, nested message included, in another language.
+    again = await store.get(job.id)
+    assert again.error is not None and again.error.id == "{file} could not be converted: {reason}"
+    assert again.error.render("fr") == "a.mov n'a pas pu être converti : Échec de la conversion : b"
+    assert again.error.render("de") == "a.mov konnte nicht umgewandelt werden: Umwandlung fehlgeschlagen: b"
+
+
+async def test_notes_are_stored_as_messages_and_old_plain_notes_still_read(store: JobStore) -> None:
+    from ex_app.lib.i18n import Message
+
+    jobs = await store.create_many([new_job(1), new_job(2)], now=T0)
+    for job, notes in zip(
+        jobs, ([Message("Conversion finished: {file}", file="x")], ["Conversion finished: {file}"]), strict=True
+    ):
+        claimed = await store.claim("w1", 10, now=T0)
+        assert claimed is not None and claimed.id == job.id
+        await store.complete(job.id, "w1", output_path="/o.mp4", output_file_id=1, notes=notes)
+    with_ids, plain = [await store.get(j.id) for j in jobs]
+    assert [m.render("fr") for m in with_ids.messages] == ["Conversion terminée : x"]
+    # A row from before message ids: shown as it was stored (English), never lost.
+    assert [str(m) for m in plain.messages] == ["Conversion finished: {file}"]
+
+
+async def test_the_reapers_give_up_message_renders_in_the_readers_language(store: JobStore) -> None:
+    (job,) = await store.create_many([new_job()], now=T0)
+    assert (await store.claim("w1", 10, now=T0)) is not None
+    assert await store.reap_expired(1, now=T0 + timedelta(minutes=1)) == ([], [job.id])
+    failed = await store.get(job.id)
+    assert failed.error is not None and failed.error.params == {"count": 1}
+    assert str(failed.error) == failed.error_message == "The conversion was interrupted 1 times; giving up."
+    assert failed.error.render("fr") != failed.error_message

@@ -51,7 +51,9 @@ async def list_jobs(
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     items, total = page
     now = datetime.now(UTC)
-    body = JobList(items=[JobPublic.of(j, now=now) for j in items], total=total, limit=limit, offset=offset)
+    body = JobList(
+        items=[JobPublic.of(j, language=language, now=now) for j in items], total=total, limit=limit, offset=offset
+    )
     # Serialised here: returned as a model, FastAPI would validate the freshly built model all over again.
     return Response(body.model_dump_json(), media_type="application/json", headers=headers)
 
@@ -87,7 +89,7 @@ async def create_job(
         ]
     )
     request.app.state.worker.wake()
-    return JobPublic.of(job)
+    return JobPublic.of(job, language=language)
 
 
 @router.post("/batch", response_model=ActionResult, status_code=status.HTTP_201_CREATED)
@@ -124,22 +126,22 @@ async def create_batch(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-async def get_job(job_id: int, user: CurrentUser, store: Store) -> JobPublic:
-    return JobPublic.of(await store.get(job_id, user_id=user))
+async def get_job(job_id: int, user: CurrentUser, store: Store, language: Language) -> JobPublic:
+    return JobPublic.of(await store.get(job_id, user_id=user), language=language)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
-async def cancel_job(job_id: int, user: CurrentUser, store: Store) -> JobPublic:
+async def cancel_job(job_id: int, user: CurrentUser, store: Store, language: Language) -> JobPublic:
     """Stop a pending or running job; a running ffmpeg is killed and nothing is uploaded."""
-    return JobPublic.of(await store.cancel(job_id, user_id=user))
+    return JobPublic.of(await store.cancel(job_id, user_id=user), language=language)
 
 
 @router.post("/{job_id}/retry", response_model=JobPublic)
-async def retry_job(job_id: int, user: CurrentUser, store: Store, request: Request) -> JobPublic:
+async def retry_job(job_id: int, user: CurrentUser, store: Store, request: Request, language: Language) -> JobPublic:
     """Put a failed or cancelled job back in the queue with a fresh retry count."""
     job = await store.retry(job_id, user_id=user)
     request.app.state.worker.wake()
-    return JobPublic.of(job)
+    return JobPublic.of(job, language=language)
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
