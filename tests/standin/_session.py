@@ -7,8 +7,11 @@ The facts come from the recordings (contract README, "CSRF and which user"; ``br
   ``nc_sameSiteCookiestrict``, value ``true``); one without a valid session also gets a new session
   (``oc_sessionPassphrase`` + ``<instanceid>``), anonymous until someone logs in on it.
 - **A valid session cookie wins**: alice's cookies plus ``Authorization: Basic bob`` is alice (recorded for the
-  proxy and for OCS ``cloud/user``). A session made by basic auth is as good as one made by the login form — that
-  is why a harness sharing one cookie jar between users reads alice's data as "bob" on a real server.
+  proxy and for OCS ``cloud/user``). Basic auth makes such a session too, but only from a client's *second*
+  request: the first basic-auth answer sets ``cookie_test`` (recorded) and keeps nothing; a request that brings
+  ``cookie_test`` back gets a session token, and from then on the jar is that user's (``Session::logClientIn`` /
+  ``supportsCookies``; checked on a real Nextcloud 29: alice, alice, then Basic bob → alice; alice, then Basic
+  bob → bob). That is why a harness sharing one cookie jar between users reads alice's data as "bob".
 - A session made by AppAPI is never reused: AppAPI logs the user in without a session token, so the next request's
   ``validateSession()`` logs it out again and the AppAPI headers decide (the recording shows the session id
   cookie renewed on every AppAPI request). An ExApp's client that keeps cookies therefore stays whoever its
@@ -28,9 +31,11 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import email.utils
 import json
 import secrets
 import string
+import time
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
@@ -48,6 +53,7 @@ PASSPHRASE_COOKIE = "oc_sessionPassphrase"
 SESSION_COOKIE = INSTANCE_ID  # PHP's session_name() is the instance id
 LAX_COOKIE, STRICT_COOKIE = "nc_sameSiteCookielax", "nc_sameSiteCookiestrict"
 REMEMBER_COOKIES = ("nc_username", "nc_token", "nc_session_id")  # NC29 sets them on a form login
+COOKIE_TEST = "cookie_test"  # Session::supportsCookies
 SCOPE_KEY = "standin.caller"
 CONTROL = "/__standin__"
 # Entry points that are not index.php: base.php checks the strict pair for them, before any login.
@@ -83,6 +89,10 @@ class Caller:
 # ---- cookies ---------------------------------------------------------------------------------------------------
 def _token() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(26))
+
+
+def _http_date(when: float) -> str:
+    return email.utils.formatdate(when, usegmt=True)
 
 
 def parse_cookies(header: str) -> dict[str, str]:
@@ -204,7 +214,14 @@ def authenticate(path: str, headers: dict[str, str], state: StandinState) -> Cal
         if decoded and ":" in decoded:
             user, password = decoded.split(":", 1)
             if state.check_password(user, password):
-                session.user, session.via = user, "basic"
+                if COOKIE_TEST in cookies:
+                    # Session::supportsCookies: the client keeps cookies, so logClientIn creates a session
+                    # token — from now on this session is the user's, whatever credentials come with it.
+                    session.user, session.via = user, "basic"
+                else:
+                    # First contact: logged in for this request only; the cookie test tells the next request
+                    # whether the client keeps cookies.
+                    fresh.append(f"{COOKIE_TEST}=test; expires={_http_date(time.time() + 3600)}; Max-Age=3600")
                 return Caller(user, session=session, via="basic", cookies=fresh)
     return Caller(None, session=session, cookies=fresh)
 

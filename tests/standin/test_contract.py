@@ -491,8 +491,7 @@ SESSION_SECTIONS = (
 )
 BROWSER_RECORDINGS = {29: "browser-to-nextcloud-ui.jsonl", 32: "browser-to-nextcloud-ui-nc32.jsonl"}
 PROBE_ID = "nc_ui_probe"
-# Set by PHP for its own cookie test on some basic-auth answers; the stand-in does not set it (README).
-IGNORED_COOKIES = {"cookie_test"}
+IGNORED_COOKIES: set[str] = set()
 
 
 def load_browser_sections(name: str) -> dict[str, list[dict[str, Any]]]:
