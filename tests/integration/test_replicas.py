@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ex_app.lib.admin_settings import FORM_ID
 from ex_app.lib.jobs import JobStore
 from ex_app.lib.ops import open_existing_store
 from tests.media import make_video
@@ -202,6 +203,16 @@ def test_a_worker_only_replica_converts_beside_the_exapp_and_stops_a_job_cancell
     assert nextcloud.listdir("alice", long_folder) == ["a.mp4", "b.mp4"]
     assert f"Job #{on_replica} stopped: it was cancelled" in replica.log()
     assert scratch_of(replica, on_replica) == []
+
+    # The admin settings saved in Nextcloud reach the worker-only process too.
+    nextcloud.set_admin_setting(FORM_ID, "concurrency", 3)
+    try:
+        deadline = time.monotonic() + 20
+        while "Now converting up to 3 videos at once" not in replica.log():
+            assert time.monotonic() < deadline, replica.log()
+            time.sleep(0.2)
+    finally:
+        nextcloud.set_admin_setting(FORM_ID, "concurrency", "")
     assert replica.stop() == 0
 
 
