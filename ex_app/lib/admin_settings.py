@@ -45,6 +45,24 @@ NUMBER_FIELDS = {
     "max_input_mb": (_("Largest video (MB)"), _("Bigger files are refused (0 = no limit)."), 0, 10_000_000),
     "max_input_minutes": (_("Longest video (minutes)"), _("Longer videos are refused (0 = no limit)."), 0, 100_000),
     "ffmpeg_threads": (_("FFmpeg threads per conversion"), _("0 lets FFmpeg decide."), 0, 64),
+    "max_encode_minutes": (
+        _("Longest conversion (minutes)"),
+        _(
+            "A conversion still running after this long is stopped. Each video also gets a limit from its length "
+            "and format (0 = only that one)."
+        ),
+        0,
+        100_000,
+    ),
+    "max_output_ratio": (
+        _("Largest result (times the original)"),
+        _(
+            "A conversion whose result grows beyond this many times the original, and past 256 MB, is stopped "
+            "(0 = no limit)."
+        ),
+        0,
+        1000,
+    ),
 }
 TARGETS_FIELD = "targets"
 QUICK_FIELD = "quick_targets"
@@ -68,6 +86,8 @@ class AdminSettings:
     quick_targets: frozenset[str] = frozenset()
     #: Where a result goes when the user cannot add files to its source's folder (relative to their root).
     fallback_folder: str = "Converted videos"
+    max_encode_minutes: int = 720
+    max_output_ratio: int = 10
 
     @classmethod
     def defaults(cls, settings: Settings) -> AdminSettings:
@@ -83,6 +103,8 @@ class AdminSettings:
             targets=frozenset(wanted & set(TARGETS)) if wanted else frozenset(TARGETS),
             quick_targets=frozenset(parse_targets(settings.quick_targets) or ()),
             fallback_folder=settings.fallback_folder,
+            max_encode_minutes=settings.max_encode_minutes,
+            max_output_ratio=settings.max_output_ratio,
         )
 
     def with_values(self, values: Mapping[str, str]) -> tuple[AdminSettings, list[str]]:

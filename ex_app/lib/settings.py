@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     ffmpeg_path: str = Field("ffmpeg")
     ffprobe_path: str = Field("ffprobe")
     ffmpeg_threads: int = Field(0, ge=0, le=64, description="0 lets ffmpeg choose")
+    ffmpeg_nice: int = Field(10, ge=0, le=19, description="added to ffmpeg's and ffprobe's CPU niceness")
+    ffmpeg_memory_mb: int = Field(4096, ge=0, description="address-space limit of ffmpeg/ffprobe in MB; 0 = none")
+    max_encode_minutes: int = Field(720, ge=0, description="longest run of one ffmpeg; 0 = only the derived limit")
+    max_output_ratio: int = Field(10, ge=0, description="output may be this many times the source; 0 = no limit")
+    min_output_mb: int = Field(256, ge=1, description="an output may always grow to this size, whatever the ratio")
     # Defaults of the admin settings form (Nextcloud admin settings override them at run time).
     max_running_per_user: int = Field(
         0, ge=0, le=1000, description="jobs of one user running at once, all workers together; 0 = half of them"

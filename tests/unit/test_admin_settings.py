@@ -57,6 +57,14 @@ def test_the_per_user_cap_comes_from_the_environment_and_the_form():
     assert (merged.max_running_per_user, problems) == (2, [])
 
 
+def test_the_work_bounds_default_from_the_environment_and_take_the_admins_values():
+    defaults = AdminSettings.defaults(Settings(max_encode_minutes=60, max_output_ratio=3))
+    assert (defaults.max_encode_minutes, defaults.max_output_ratio) == (60, 3)
+    merged, problems = defaults.with_values({"max_encode_minutes": "0", "max_output_ratio": "5000"})
+    assert (merged.max_encode_minutes, merged.max_output_ratio) == (0, 3)
+    assert problems == ["max_output_ratio: 5000 is outside 0–1000"]
+
+
 @pytest.mark.parametrize(
     ("raw", "chosen"),
     [('{"mp4": true, "webm": "1", "mkv": false}', {"mp4", "webm"}), ('["mp3"]', {"mp3"}), ("mp4, avi", {"mp4", "avi"})],
@@ -77,6 +85,8 @@ def test_the_form_is_an_admin_form_with_every_field_and_the_defaults():
         "max_input_mb",
         "max_input_minutes",
         "ffmpeg_threads",
+        "max_encode_minutes",
+        "max_output_ratio",
         "targets",
         "quick_targets",
         "fallback_folder",

@@ -4,12 +4,15 @@ Planning, naming, building commands, checking outputs and parsing progress are p
 :mod:`.naming`, :mod:`.command`, :mod:`.verify`, :mod:`.progress`); only :mod:`.probe` and :mod:`.runner`
 start processes, and they map every failure to :class:`~ex_app.lib.errors.MediaError`.
 
-The worker's order: ``probe`` → ``check_compatible`` → ``make_plan`` → ``build_command(plan=…)`` →
-``run_ffmpeg(duration=plan.expected_duration)`` → ``probe`` the output → ``verify_output`` → upload as
+The worker's order: ``probe`` → ``check_compatible`` → ``make_plan`` → ``check_decoding_cost`` →
+``build_command(plan=…)`` → ``run_ffmpeg(duration=plan.expected_duration, time_limit=encode_time_limit(…),
+max_output_bytes=output_size_limit(…))`` → ``probe`` the output → ``verify_output`` → upload as
 ``output_stem(…)`` + ``output_extension(…)``, with ``plan.notes`` stored on the job.
 """
 
+from ._process import ProcessLimits
 from .command import build_command, check_compatible
+from .limits import check_decoding_cost, encode_time_limit, output_size_limit
 from .naming import output_extension, output_stem, resolve_target
 from .plan import AudioPlan, Plan, SubtitlePlan, make_plan
 from .probe import AudioStream, MediaInfo, SubtitleStream, VideoStream, parse_ffprobe, probe
@@ -27,6 +30,7 @@ __all__ = [
     "JobOptions",
     "MediaInfo",
     "Plan",
+    "ProcessLimits",
     "Progress",
     "ProgressParser",
     "SubtitlePlan",
@@ -35,9 +39,12 @@ __all__ = [
     "VideoStream",
     "build_command",
     "check_compatible",
+    "check_decoding_cost",
+    "encode_time_limit",
     "get_target",
     "make_plan",
     "output_extension",
+    "output_size_limit",
     "output_stem",
     "parse_ffprobe",
     "probe",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
+from dataclasses import dataclass
 
 import anyio
 from anyio.abc import Process
@@ -64,6 +67,46 @@ def input_options(format_name: str | None = None) -> list[str]:
     if format_name is None or format_name.split(",")[0] == "mov":
         options += ["-enable_drefs", "0", "-use_absolute_path", "0"]
     return options
+
+
+@dataclass(frozen=True)
+class ProcessLimits:
+    """What an ffmpeg or ffprobe child may use: a lower CPU priority and a ceiling on memory.
+
+    Applied by prefixing the command with ``nice -n <nice> prlimit --as=<bytes> --``. Both exec the next
+    program in the same process, so the child we hold (and signal, and reap) is ffmpeg itself, and the limits
+    are in place before ffmpeg reads a byte of the file. (anyio's ``open_process`` takes no ``preexec_fn``;
+    setting limits on the pid after it started would leave ffmpeg a moment without them.)
+    """
+
+    nice: int = 10
+    """Added to the ExApp's own niceness: the web server and the database stay responsive while encoding."""
+    memory_bytes: int | None = 4 * 1024**3
+    """RLIMIT_AS (address space); None = no limit. An allocation beyond it fails and ffmpeg stops with
+    "Cannot allocate memory" instead of the kernel's OOM killer picking a victim, maybe the web server."""
+
+    def wrap(self, cmd: list[str]) -> list[str]:
+        """``cmd`` run under these limits. Raises ``FileNotFoundError`` when ``cmd[0]`` does not exist (which
+        ``nice`` would otherwise report only on stderr, as a failed run)."""
+        program = shutil.which(cmd[0])
+        if program is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cmd[0])
+        prefix: list[str] = []
+        if self.nice:
+            prefix += ["nice", "-n", str(self.nice)]
+        if self.memory_bytes:
+            prefix += ["prlimit", f"--as={self.memory_bytes}", "--"]
+        return [*prefix, program, *cmd[1:]]
+
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment: ours, with glibc's malloc arenas capped when memory is limited.
+
+        glibc reserves 64 MiB of address space for each malloc arena and makes up to eight per core for a
+        threaded program; on a big server that reservation alone (not memory in use) would hit the limit.
+        """
+        if not self.memory_bytes:
+            return None
+        return {**os.environ, "MALLOC_ARENA_MAX": "4"}
 
 
 def input_url(path: os.PathLike[str] | str) -> str:

@@ -90,6 +90,9 @@ NOT_ACCEPTED = _(
     "This is not a video file the converter accepts. It reads video and audio files such as MP4, MOV, MKV, "
     "WebM, AVI, MPEG, WMV and MP3, but not playlists, image sequences or other files that refer to further files."
 )
+OUT_OF_MEMORY = _(
+    "Converting this video needed more memory than the converter may use; a smaller picture size may work."
+)
 INVALID_DATA = (
     "This file is not a video or audio file FFmpeg can read, or it is damaged "
     "(Invalid data found when processing input)."
@@ -108,6 +111,10 @@ KNOWN_FAILURES: tuple[tuple[str, str], ...] = (
     # named like one gets the same message from FFmpeg; explain_failure tells them apart by the file's start.)
     ("moov atom not found", TRUNCATED),
     ("No space left on device", "The server ran out of disk space while converting this file."),
+    # Allocations refused by the memory ceiling (_process.ProcessLimits): FFmpeg's, x265's and libvpx's words.
+    ("Cannot allocate memory", OUT_OF_MEMORY),
+    ("malloc of size", OUT_OF_MEMORY),
+    ("Failed to allocate", OUT_OF_MEMORY),
     ("Invalid data found when processing input", INVALID_DATA),
     ("No such file or directory", "The file to convert could not be found on the server."),
     ("Permission denied", "The server was not allowed to read or write this file."),

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from ..errors import MediaError
-from ._process import collect_output, input_options, input_url, stop_process
+from ._process import ProcessLimits, collect_output, input_options, input_url, stop_process
 from ._stderr import EMPTY_FILE, EXTERNAL_REFERENCE, explain_failure
 
 PROBE_TIME_LIMIT = 120.0
@@ -41,6 +41,10 @@ class VideoStream:
     default: bool = False
     duration: float | None = None
     """Seconds, when the container states it per stream."""
+    frame_rate: float | None = None
+    """``r_frame_rate``: the rate all timestamps fit, which ffmpeg usually gives a constant-rate output."""
+    frames: int | None = None
+    """Frame count, when the container states it."""
 
     @property
     def display_size(self) -> tuple[int, int] | None:
@@ -127,6 +131,8 @@ def parse_ffprobe(data: dict[str, Any]) -> MediaInfo:
                     fps=_rate(s.get("avg_frame_rate")),
                     default=default,
                     duration=_stream_duration(s),
+                    frame_rate=_rate(s.get("r_frame_rate")),
+                    frames=_int(s.get("nb_frames")),
                 )
             )
         elif kind == "audio":
@@ -163,12 +169,15 @@ HEAD_BYTES = 4096
 """How much of a refused file is read to tell a damaged video from something that is no video at all."""
 
 
-async def probe(path: str | os.PathLike[str], *, ffprobe: str = "ffprobe") -> MediaInfo:
+async def probe(
+    path: str | os.PathLike[str], *, ffprobe: str = "ffprobe", limits: ProcessLimits | None = None
+) -> MediaInfo:
     """Run ffprobe on ``path``, reading that file only (see :func:`.input_options`).
 
     Raises :class:`MediaError` with a sentence a person understands when the file cannot be read, is empty,
     is of a kind the converter does not accept, refers to media in other files, or when ffprobe takes longer
-    than :data:`PROBE_TIME_LIMIT`. ffprobe never outlives this call, even when it is cancelled.
+    than :data:`PROBE_TIME_LIMIT`. ffprobe never outlives this call, even when it is cancelled. It runs with
+    ``limits`` (lower priority, a memory ceiling; :class:`ProcessLimits` defaults when None), as ffmpeg does.
     """
     file = anyio.Path(path)
     with contextlib.suppress(OSError):  # a missing file is ffprobe's to explain
@@ -189,8 +198,11 @@ async def probe(path: str | os.PathLike[str], *, ffprobe: str = "ffprobe") -> Me
         "-show_chapters",
         input_url(Path(path)),
     ]
+    limits = limits or ProcessLimits()
     try:
-        process = await anyio.open_process(cmd, stdin=DEVNULL, stdout=PIPE, stderr=PIPE)
+        process = await anyio.open_process(
+            limits.wrap(cmd), stdin=DEVNULL, stdout=PIPE, stderr=PIPE, env=limits.environment()
+        )
     except OSError as exc:
         raise MediaError(f"The media analyser could not be started ({exc.strerror or exc}).") from exc
     try:

@@ -33,6 +33,8 @@ class Progress:
     """Encoding speed as a multiple of real time (``2.0`` = twice as fast as playback)."""
     done: bool
     """ffmpeg wrote ``progress=end``: it has finished encoding (it may still fail while finalizing)."""
+    total_size: int | None = None
+    """Bytes of output written so far (``total_size``); None until ffmpeg reports it."""
 
 
 class ProgressParser:
@@ -68,7 +70,14 @@ class ProgressParser:
             percent = 100.0
         elif seconds is not None and self._duration is not None:
             percent = min(100.0, max(0.0, seconds / self._duration * 100.0))
-        return Progress(out_time_seconds=seconds, percent=percent, speed=_speed(values.get("speed")), done=done)
+        size = _number(values.get("total_size"))
+        return Progress(
+            out_time_seconds=seconds,
+            percent=percent,
+            speed=_speed(values.get("speed")),
+            done=done,
+            total_size=int(size) if size is not None and size >= 0 else None,
+        )
 
 
 def _out_time(values: dict[str, str]) -> float | None:

@@ -27,11 +27,15 @@ from ..i18n import _
 from ..jobs import JobRecord
 from ..media import (
     JobOptions,
+    ProcessLimits,
     build_command,
     check_compatible,
+    check_decoding_cost,
+    encode_time_limit,
     get_target,
     make_plan,
     output_extension,
+    output_size_limit,
     output_stem,
     probe,
     run_ffmpeg,
@@ -168,10 +172,13 @@ async def convert(
         local_source = work / ("source" + (PurePosixPath(source.name).suffix or ".bin"))
         await gateway.download(source, local_source)
         # Probe first: a file without a usable stream fails here, with a clear message, before any encoding.
-        info = await probe(local_source, ffprobe=settings.ffprobe_path)
+        bounds = ProcessLimits(nice=settings.ffmpeg_nice, memory_bytes=settings.ffmpeg_memory_mb * 1024**2 or None)
+        info = await probe(local_source, ffprobe=settings.ffprobe_path, limits=bounds)
         check_compatible(target, info)
         check_duration(info.duration, limits)
         plan = make_plan(target, info, JobOptions.from_dict(job.options), source_name=source.name)
+        size = (await anyio.Path(local_source).stat()).st_size
+        check_decoding_cost(info, size, plan.expected_duration)
         extension = output_extension(target, source.name, info)
         local_output = work / f"output.{extension}"
         command = build_command(
@@ -179,9 +186,14 @@ async def convert(
             ffmpeg=settings.ffmpeg_path,
         )  # fmt: skip
         log.debug("Running %s", command)
-        await run_ffmpeg(command, duration=plan.expected_duration, on_progress=on_progress)
+        await run_ffmpeg(
+            command, duration=plan.expected_duration, on_progress=on_progress, limits=bounds,
+            time_limit=encode_time_limit(plan, info, limits.max_encode_minutes),
+            max_output_bytes=output_size_limit(size, limits.max_output_ratio, settings.min_output_mb * 1024**2),
+        )  # fmt: skip
         # ffmpeg can exit 0 on a damaged source and write half a video; check before the user sees it.
-        verify_output(info, await probe(local_output, ffprobe=settings.ffprobe_path), plan.target, plan)
+        output_info = await probe(local_output, ffprobe=settings.ffprobe_path, limits=bounds)
+        verify_output(info, output_info, plan.target, plan)
         stem = output_stem(target, source.name)
         try:
             output = await gateway.upload_new(local_output, destination.folder, stem, extension, mtime=source.mtime)

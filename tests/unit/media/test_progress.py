@@ -19,6 +19,7 @@ progress=continue
 frame=25
 fps=24.5
 bitrate=  10.1kbits/s
+total_size=1262
 out_time_us=1000000
 out_time_ms=1000000
 out_time=00:00:01.000000
@@ -35,10 +36,17 @@ progress=end
 
 def test_recorded_output_gives_one_update_per_block() -> None:
     assert ProgressParser(duration=4.0).feed_lines(RECORDED) == [
-        Progress(out_time_seconds=None, percent=None, speed=None, done=False),
-        Progress(out_time_seconds=1.0, percent=25.0, speed=0.98, done=False),
+        Progress(out_time_seconds=None, percent=None, speed=None, done=False, total_size=48),
+        Progress(out_time_seconds=1.0, percent=25.0, speed=0.98, done=False, total_size=1262),
         Progress(out_time_seconds=4.0, percent=100.0, speed=1.96, done=True),
     ]
+
+
+def test_the_output_size_is_read_and_n_a_is_unknown() -> None:
+    parser = ProgressParser(duration=None)
+    assert [
+        u.total_size for u in parser.feed_lines("total_size=N/A\nprogress=continue\ntotal_size=9\nprogress=end")
+    ] == [None, 9]
 
 
 def test_unknown_duration_gives_time_but_no_percent_until_the_end() -> None:
