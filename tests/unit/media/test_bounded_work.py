@@ -66,13 +66,19 @@ def facts(pid: int) -> dict[str, object]:
 async def test_ffmpeg_runs_niced_with_a_memory_ceiling(tmp_path: Path) -> None:
     limits = ProcessLimits(nice=7, memory_bytes=3 * 1024**3)
     seen: dict[str, object] = {}
+    working = anyio.Event()
+
+    async def on_progress(percent: float) -> None:
+        working.set()
+
+    async def run() -> None:
+        cmd = ffmpeg_command(*ENDLESS, "-f", "null", "-")
+        await run_ffmpeg(cmd, duration=1e9, on_progress=on_progress, min_interval=0, limits=limits)
+
     with anyio.move_on_after(30):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: run_ffmpeg(ffmpeg_command(*ENDLESS, "-f", "null", "-"), duration=None, limits=limits))
-            for _ in range(600):
-                if our_ffmpeg_children():
-                    break
-                await anyio.sleep(0.05)
+            tg.start_soon(run)
+            await working.wait()  # ffmpeg reports progress: run_ffmpeg holds it, whatever happens next
             [pid] = our_ffmpeg_children()
             seen = facts(pid)
             tg.cancel_scope.cancel()
