@@ -52,17 +52,17 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def create_sqlite_reader(engine: AsyncEngine, connections: int) -> Engine | None:
-    """A synchronous engine (``sqlite3``) on the same SQLite file as ``engine``, for reads run in a worker
-    thread; None when ``engine`` is not on a SQLite file (an in-memory database is private to its engine)."""
+def create_sqlite_sync_engine(engine: AsyncEngine, connections: int) -> Engine | None:
+    """A synchronous engine (``sqlite3``) on the same SQLite file as ``engine``, for transactions run whole in a
+    worker thread; None when ``engine`` is not on a SQLite file (an in-memory database is private to its engine)."""
     url = engine.url
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or "mode=memory" in database:
         return None
     # One connection per reading thread, none beyond: a thread waits for a free one instead.
-    reader = create_engine_sync(url.set(drivername="sqlite+pysqlite"), pool_size=connections, max_overflow=0)
-    _set_up_sqlite(reader)
-    return reader
+    sync = create_engine_sync(url.set(drivername="sqlite+pysqlite"), pool_size=connections, max_overflow=0)
+    _set_up_sqlite(sync)
+    return sync
 
 
 def _set_up_sqlite(engine: Engine) -> None:

@@ -23,6 +23,7 @@ import anyio
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
     Select,
     String,
     and_,
@@ -41,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ex_app.lib.errors import Conflict, NotFound
 from ex_app.lib.i18n import Message, _, stored
 
-from .db import IMMEDIATE, create_engine, create_sqlite_reader, upgrade_database
+from .db import IMMEDIATE, create_engine, create_sqlite_sync_engine, upgrade_database
 from .identity import NameLock
 from .models import ACTIVE, FINISHED, JobStatus, as_utc, jobs_table, utc_now, workers_table
 from .records import JobRecord, NewJob, WorkerRecord
@@ -56,9 +57,9 @@ _PENDING = JobStatus.PENDING.value
 _T = TypeVar("_T")
 #: A user's job count and the latest ``updated_at`` among their jobs (see :meth:`JobStore.list_version`).
 ListVersion = tuple[int, datetime | None]
-# Threads (and SQLite connections) for the store's reads in a worker thread: enough to overlap a few
+# Threads (and SQLite connections) for the store's calls in a worker thread: enough to overlap a few
 # polls, few enough not to fight the event loop for the GIL.
-_READ_THREADS = 4
+_SYNC_THREADS = 4
 _PROCESSING = JobStatus.PROCESSING.value
 
 #: How far ahead of its owner's other jobs a small job is queued (see ``enqueue.is_small``): it overtakes the
@@ -91,6 +92,11 @@ def _now(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now!r}: pass an aware datetime (UTC)")
     return now.astimezone(UTC)
+
+
+def _in_transaction(engine: Engine, work: Callable[[Connection], _T]) -> _T:
+    with engine.begin() as conn:
+        return work(conn)
 
 
 def _user_lock(user_id: str, *, wait: bool) -> Select[tuple[Any]]:
@@ -126,10 +132,10 @@ class JobStore:
         # Writers take SQLite's write lock when their transaction starts (see db._set_up_sqlite).
         self._write_engine = engine.execution_options(**{IMMEDIATE: True})
         self._dialect = engine.dialect.name
-        # SQLite: the reads the job list polls run as one call in a worker thread on a synchronous engine (see
-        # _read); the limiter, made on first use (it needs the event loop), bounds those threads.
-        self._sqlite_reader = create_sqlite_reader(engine, _READ_THREADS)
-        self._read_threads: anyio.CapacityLimiter | None = None
+        # SQLite: the job list's reads and the claim run as one call in a worker thread on a synchronous engine
+        # (see _read); the limiter, made on first use (it needs the event loop), bounds those threads.
+        self._sqlite_sync = create_sqlite_sync_engine(engine, _SYNC_THREADS)
+        self._sync_threads: anyio.CapacityLimiter | None = None
 
     @classmethod
     async def open(cls, url: str) -> Self:
@@ -144,8 +150,8 @@ class JobStore:
 
     async def close(self) -> None:
         """Close every connection of the store's engine."""
-        if self._sqlite_reader is not None:
-            self._sqlite_reader.dispose()
+        if self._sqlite_sync is not None:
+            self._sqlite_sync.dispose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Self:
@@ -178,17 +184,22 @@ class JobStore:
         about ten per page of jobs — and each hand-over contends for the GIL with the event loop: under 50
         concurrent polls that, not SQLite, was most of a request's time. Elsewhere it runs on the async engine.
         """
-        if self._sqlite_reader is None:
+        if self._sqlite_sync is None:
             async with self._reading() as conn:
                 return await conn.run_sync(work)
-        if self._read_threads is None:
-            self._read_threads = anyio.CapacityLimiter(_READ_THREADS)
-        return await anyio.to_thread.run_sync(self._read_in_thread, work, limiter=self._read_threads)
+        return await self._in_thread(self._sqlite_sync, work)
 
-    def _read_in_thread(self, work: Callable[[Connection], _T]) -> _T:
-        assert self._sqlite_reader is not None
-        with self._sqlite_reader.begin() as conn:
-            return work(conn)
+    async def _write(self, work: Callable[[Connection], _T]) -> _T:
+        """``work(connection)`` inside one write transaction (SQLite: ``BEGIN IMMEDIATE``), as :meth:`_read`."""
+        if self._sqlite_sync is None:
+            async with self._writing() as conn:
+                return await conn.run_sync(work)
+        return await self._in_thread(self._sqlite_sync.execution_options(**{IMMEDIATE: True}), work)
+
+    async def _in_thread(self, engine: Engine, work: Callable[[Connection], _T]) -> _T:
+        if self._sync_threads is None:
+            self._sync_threads = anyio.CapacityLimiter(_SYNC_THREADS)
+        return await anyio.to_thread.run_sync(_in_transaction, engine, work, limiter=self._sync_threads)
 
     # -- creating and reading ------------------------------------------------------------------------------
 
@@ -379,8 +390,8 @@ class JobStore:
             # SQLite: one statement, inside a transaction that holds the database's write lock from the start
             # (BEGIN IMMEDIATE), so choosing the user and taking the job is atomic and the cap exact.
             first_user = self._fair_order(now, cap).limit(1).scalar_subquery()
-            async with self._writing() as conn:
-                row = (await conn.execute(self._claim_for(first_user, now, None, values))).mappings().first()
+            statement = self._claim_for(first_user, now, None, values)
+            row = await self._write(lambda conn: conn.execute(statement).mappings().first())
             return JobRecord.from_row(row) if row is not None else None
         # PostgreSQL: claimers run side by side. Each claims for a user only while holding that user's advisory
         # lock, and re-counts the user's running jobs under it (READ COMMITTED: a statement sees every claim
@@ -454,7 +465,9 @@ class JobStore:
                 waiting_since.label("waiting_since"),
             )
             .where(users.c.user_id.is_not(None))
-            .subquery("ranked")
+            .cte("ranked")
+            # Evaluated once per user: inlined, each subquery would run again for the ORDER BY.
+            .prefix_with("MATERIALIZED")
         )
         statement = select(ranked.c.user_id).where(ranked.c.waiting_since.is_not(None))
         if cap is not None:

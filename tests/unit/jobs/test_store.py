@@ -527,14 +527,17 @@ async def test_list_if_changed_reads_the_page_only_for_a_version_the_caller_does
 
 
 async def test_sqlite_file_stores_read_the_job_list_in_a_worker_thread(store: JobStore) -> None:
-    # The list's reads run on a synchronous engine in one thread hand-over on a SQLite file (see _read):
-    # they must see what the async engine just committed.
-    assert (store._sqlite_reader is not None) == (store.engine.dialect.name == "sqlite")
+    # The list's reads and the claim run on a synchronous engine in one thread hand-over on a SQLite file (see
+    # _read): each side must see what the other just committed.
+    assert (store._sqlite_sync is not None) == (store.engine.dialect.name == "sqlite")
     (job,) = await store.create_many([new_job()], now=T0)
     assert await store.list_version(user_id="alice") == (1, T0)
     await store.cancel(job.id, now=T0 + timedelta(seconds=1))
     assert (await store.list(user_id="alice"))[0][0].status is JobStatus.CANCELLED
     assert await store.list_version(user_id="alice") == (1, T0 + timedelta(seconds=1))
+    await store.retry(job.id, user_id="alice", now=T0 + timedelta(seconds=2))
+    claimed = await store.claim("w1", 60, now=T0 + timedelta(seconds=3))
+    assert claimed is not None and (await store.get(job.id)).status is JobStatus.PROCESSING
 
 
 async def test_job_messages_keep_their_id_and_parameters_and_render_in_the_readers_language(store: JobStore) -> None:
