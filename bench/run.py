@@ -13,6 +13,8 @@ F1  fair share: bob's wait for one job behind alice's 40, in job lengths (goal �
 P5  GET /api/jobs latency with 100,000 jobs, one and 50 clients, and the claim's cost (goals there)
 P7  4 worker replicas on PostgreSQL drain 10,000 jobs: claims/s (goal ≥ 500), none done twice or lost, also with
     one replica SIGKILLed mid-run — see bench/replicas.py
+U1  list requests per minute one open conversions page sends while one job runs / while none does
+    (goals ≤ 30 and 0; headless Chromium on the stand-in's page) — see bench/page.py
 
 Job wall time is the job's own ``finished_at − created_at`` as the ExApp recorded it.
 
@@ -34,7 +36,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import queueing, replicas  # noqa: E402
+from bench import page, queueing, replicas  # noqa: E402
 from ex_app.lib.media import build_command, get_target, parse_ffprobe  # noqa: E402
 from tests.integration.harness import ExAppProcess, NextcloudTarget, standin_target  # noqa: E402
 from tests.integration.jobs_helpers import action_entry, trigger, wait_job  # noqa: E402
@@ -221,7 +223,17 @@ def e1(bench: Bench) -> None:
         bench.nextcloud.proxy("alice", "POST", f"api/jobs/{job['job_id']}/cancel")
 
 
-FIGURES = {"P1": p1, "P2": p2, "P3": p3, "P8": p8, "E1": e1, "F1": queueing.f1, "P5": queueing.p5, "P7": replicas.p7}
+FIGURES = {
+    "P1": p1,
+    "P2": p2,
+    "P3": p3,
+    "P8": p8,
+    "E1": e1,
+    "F1": queueing.f1,
+    "P5": queueing.p5,
+    "P7": replicas.p7,
+    "U1": page.u1,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
