@@ -49,6 +49,7 @@ RUN npm ci --no-audit --no-fund
 # @nextcloud/vite-config reads the app id and version from appinfo/info.xml.
 COPY appinfo/info.xml appinfo/
 COPY vite.config.ts tsconfig.json ./
+COPY l10n/ l10n/
 COPY src/ src/
 RUN npm run build
 

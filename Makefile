@@ -89,7 +89,7 @@ ffmpeg:
 # The conversions page (src/, Vue + @nextcloud/vue, built by Vite into one classic script the ExApp serves).
 # Rebuilt only when the sources, the lock file or the build config are newer than the output.
 FRONTEND      := ex_app/js/video_converter_fm-main.js
-FRONTEND_SRC  := $(shell find src -type f 2>/dev/null) package.json package-lock.json vite.config.ts tsconfig.json
+FRONTEND_SRC  := $(shell find src -type f 2>/dev/null) $(wildcard l10n/*.js) package.json package-lock.json vite.config.ts tsconfig.json
 # Vite 7 needs Node.js 20.19 or newer (Debian 13's nodejs; on Debian 12 NodeSource's nodejs 20 or 22).
 NODE_MIN      := 20.19
 

@@ -116,24 +116,22 @@ def percent(driver: Any, job_id: int) -> float | None:
 def convert_in_files(driver: Any, names: list[str]) -> None:
     """In Nextcloud's Files app (folder already open): select ``names``, then "⋯" → "Convert into…"."""
     for name in names:
-        row = wait_for(lambda name=name: find(driver, f'[data-cy-files-list-row-name="{name}"]'), what=name)[0]
-        box = row.find_element("css selector", "[data-cy-files-list-row-checkbox]")
-        target = box.find_elements("css selector", ".checkbox-radio-switch__content, label") or [box]
-        target[0].click()
-        wait_for(lambda row=row: "files-list__row--selected" in (row.get_attribute("class") or ""), timeout=10,
-                 what=f"{name} to be selected")  # fmt: skip
+        row = wait_for(lambda name=name: find(driver, f'tr[data-cy-files-list-row-name="{name}"]'), what=name)[0]
+        cell = row.find_element("css selector", "td.files-list__row-checkbox")
+        cell.find_element("css selector", ".checkbox-radio-switch__content").click()
+        box = cell.find_element("css selector", "input")
+        wait_for(box.is_selected, timeout=10, what=f"{name} to be selected")
 
     def action() -> Any:
         found = [
-            b
-            for b in find(driver, "button, [role='menuitem']")
-            if b.is_displayed() and b.text.strip() == "Convert into…"
+            item
+            for item in find(driver, "button, [role='menuitem']")
+            if item.is_displayed() and item.text.strip() == "Convert into…"
         ]
         if found:
             return found[0]
-        for toggle in find(
-            driver, ".files-list__row-actions-batch button, [data-cy-files-list-selection-actions] button"
-        ):
+        # the selection's own "⋯" menu in the list header
+        for toggle in find(driver, "thead button, .files-list__thead button"):
             if toggle.is_displayed() and (toggle.get_attribute("aria-label") or "").strip() in (
                 "Actions",
                 "More actions",
@@ -165,7 +163,11 @@ def create_job(nextcloud: NextcloudTarget, user: str, file_id: int, target: str 
 
 
 def set_language(nextcloud: NextcloudTarget, user: str, language: str) -> None:
-    """What the user does in Personal settings → Language (the provisioning API the settings page calls)."""
+    """The user's Nextcloud language (Personal settings → Language)."""
+    if not nextcloud.is_standin:
+        # the settings page's provisioning call needs a recent password confirmation on a real server
+        nextcloud.occ("user:setting", nextcloud.user(user).name, "core", "lang", language)
+        return
     response = nextcloud.client(user).put(
         f"/ocs/v2.php/cloud/users/{nextcloud.user(user).name}",
         data={"key": "language", "value": language},
