@@ -54,7 +54,7 @@ help:
 	@echo "  make l10n-extract  refresh the .pot from the Python and page sources and merge it into every .po"
 	@echo "  make docker        build $(IMAGE):$(VERSION) (needs a Docker engine with BuildKit)"
 	@echo ""
-	@echo "  make bench         benchmarks against the stand-in: P1 P2 P3 P8 E1 F1 P5 U1 [BENCH_ARGS='--only U1']"
+	@echo "  make bench         benchmarks against the stand-in: P1 P2 P3 P8 E1 F1 P5 P7 U1 [BENCH_ARGS='--only U1']"
 
 # --- environment -----------------------------------------------------------------------------------------
 
