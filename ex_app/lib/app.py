@@ -6,7 +6,6 @@ module twice (uvicorn reload, tests) starts nothing twice.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -148,10 +147,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # A bug, not the caller's fault: say so without internals, and keep the traceback for the log.
-        logging.getLogger(__name__).error(
-            "unexpected error answering %s %s", request.method, request.url.path, exc_info=exc
-        )
+        # A bug, not the caller's fault: say so without internals. Starlette re-raises the exception after this
+        # answer, so the server still logs the traceback once.
         return JSONResponse({"error": _("Something went wrong in the video converter")}, status_code=500)
 
 

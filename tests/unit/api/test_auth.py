@@ -169,3 +169,14 @@ async def test_admin_answers_are_remembered_briefly_per_user():
     nextcloud.answers["alice"] = True  # made an admin meanwhile
     assert await check.is_admin("alice", nextcloud) is True
     assert nextcloud.asked == ["admin", "alice", "alice"]
+
+
+@pytest.mark.anyio
+async def test_an_unexpected_failure_answers_500_in_our_error_shape(app: FastAPI):
+    async def broken() -> dict:
+        raise RuntimeError("internal detail that must not leak")
+
+    app.add_api_route("/api/broken-for-this-test", broken)
+    response = await _request(app, "GET", "/api/broken-for-this-test", signed())
+    assert response.status_code == 500
+    assert response.json() == {"error": "Something went wrong in the video converter"}
