@@ -133,7 +133,7 @@ PORT   ?= 8080
 demo: deps ffmpeg build
 	$(PYTHON) scripts/demo.py --target "$(TARGET)" $(if $(VIDEO),--video "$(VIDEO)") $(if $(UI),--ui --port $(PORT))
 
-# Performance figures (P1, P2, P3, P8, E1; see bench/run.py). BENCH_ARGS="--only P3" to pick.
+# Performance figures (P1, P2, P3, P8, E1, F1, P5, P7; see bench/run.py). BENCH_ARGS="--only P3" to pick; P5 uses wrk when installed (apt-get install wrk), else httpx.
 BENCH_ARGS ?=
 bench: deps ffmpeg build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)

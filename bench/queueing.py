@@ -7,7 +7,10 @@ F1  alice queues 40 one-minute transcodes, then bob queues one: bob's wait / one
 P5  ``GET /api/jobs`` (one user's first page) with 100,000 jobs of 100 users in SQLite, sent straight to the
     ExApp with AppAPI's headers: one client's p50/p99 (goal p99 ≤ 15 ms), 50 concurrent clients' requests/s and
     p99 (goal ≥ 500/s with p99 ≤ 150 ms; the page's polls carry If-None-Match, so an unchanged list is a 304);
-    and the claim with 100,000 pending jobs of 100 users on SQLite and PostgreSQL (goal ≤ 5 ms).
+    and the claim with 100,000 pending jobs of 100 users on SQLite and PostgreSQL (goal ≤ 5 ms). The 50 clients
+    are ``wrk`` when it is installed (``apt-get install wrk``), else an httpx asyncio client, which competes with
+    the ExApp for the CPU. Wall times move with the machine's load (printed); the ExApp's CPU time per request
+    does not, so it is printed too.
 """
 
 from __future__ import annotations

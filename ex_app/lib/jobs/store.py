@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     cast,
     delete,
     func,
@@ -55,6 +56,8 @@ _ACTIVE_VALUES = sorted(status.value for status in ACTIVE)
 _RETRYABLE_VALUES = [JobStatus.FAILED.value, JobStatus.CANCELLED.value]
 _PENDING = JobStatus.PENDING.value
 _T = TypeVar("_T")
+# Built once: every poll of the job list runs it, and building a statement costs more than SQLite running it.
+_LIST_VERSION = select(func.count(), func.max(J.updated_at)).where(J.user_id == bindparam("user_id"))
 #: A user's job count and the latest ``updated_at`` among their jobs (see :meth:`JobStore.list_version`).
 ListVersion = tuple[int, datetime | None]
 # Threads (and SQLite connections) for the store's calls in a worker thread: enough to overlap a few
@@ -319,8 +322,7 @@ class JobStore:
 
     @staticmethod
     def _list_version(conn: Connection, user_id: str) -> ListVersion:
-        statement = select(func.count(), func.max(J.updated_at)).where(J.user_id == user_id)
-        count, latest = conn.execute(statement).one()
+        count, latest = conn.execute(_LIST_VERSION, {"user_id": user_id}).one()
         # max() is an aggregate, so the column's type decorator does not run on it: SQLite gives text.
         if isinstance(latest, str):
             latest = datetime.fromisoformat(latest)
