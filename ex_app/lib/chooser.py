@@ -13,13 +13,13 @@ import secrets
 import shutil
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import anyio
 
 from .admin_settings import AdminSettings
-from .enqueue import accepts, check_offered, job_for_file, over_quota
+from .enqueue import accepts, check_offered, is_small_probed, job_for_file, over_quota
 from .errors import JobError, MediaError
 from .i18n import _, translate
 from .jobs import NewJob
@@ -313,7 +313,11 @@ async def jobs_for_batch(
             continue
         assert remote is not None
         seen.add(file_id)
-        jobs.append(
-            job_for_file(remote, user_id=user_id, target=target, language=language, limits=limits, options=options)
-        )
+        job = job_for_file(remote, user_id=user_id, target=target, language=language, limits=limits, options=options)
+        if info is not None:
+            # ffprobe's view beats the guess from size and type: its duration, and whether this is a remux.
+            choice = choices_for(remote, info, [target], options)[0].get(target.id)
+            remux = choice is not None and choice.fast_copy
+            job = replace(job, small=is_small_probed(target, info.duration, remux))
+        jobs.append(job)
     return jobs, refused

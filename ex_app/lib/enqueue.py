@@ -19,6 +19,8 @@ from .nextcloud import RemoteFile
 
 #: A source up to this size is a short video whatever it becomes (about half a minute of 1080p phone video).
 SMALL_SOURCE_BYTES = 64 * 1024 * 1024
+#: A video up to this long is short, whatever it becomes (when its duration is known, see is_small_probed).
+SMALL_DURATION_SECONDS = 120.0
 # Containers that nearly always hold H.264 + AAC, which the MP4 family takes over without re-encoding.
 _MP4_LIKE_MIMES = frozenset({"video/mp4", "video/quicktime", "video/x-m4v"})
 
@@ -63,6 +65,13 @@ def is_small(target: Target, mime: str, size: int, options: JobOptions) -> bool:
     if ANY in target.copy_video and ANY in target.copy_audio:
         return True
     return "h264" in target.copy_video and mime.split(";")[0].strip().lower() in _MP4_LIKE_MIMES
+
+
+def is_small_probed(target: Target, duration: float | None, remux: bool) -> bool:
+    """:func:`is_small` for a file ffprobe has already seen (the Conversions page probes what it offers):
+    an audio target, a remux (``remux``: nothing is re-encoded) or at most :data:`SMALL_DURATION_SECONDS` long."""
+    short = duration is not None and duration <= SMALL_DURATION_SECONDS
+    return target.kind == "audio" or remux or short
 
 
 def accepts(target: Target, mime: str) -> bool:

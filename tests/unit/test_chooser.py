@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from ex_app.lib.admin_settings import AdminSettings
 from ex_app.lib.chooser import (
     FOLDER,
@@ -16,6 +18,7 @@ from ex_app.lib.chooser import (
     ProbeCache,
     choices_for,
     first_refusal,
+    jobs_for_batch,
     offered_targets,
     too_long,
     within_budget,
@@ -108,3 +111,43 @@ def test_the_probe_cache_drops_the_least_recently_used():
     cache.put((3, "c"), SONG)
     assert (2, "b") not in cache and (1, "a") in cache and (3, "c") in cache
     assert (2, "b") not in cache and cache.get((2, "b")) is None
+
+
+class FindingGateway:
+    """Only what jobs_for_batch asks of the gateway: a file by id."""
+
+    def __init__(self, *files: RemoteFile) -> None:
+        self.files = {f.file_id: f for f in files}
+
+    async def find(self, file_id: int) -> RemoteFile | None:
+        return self.files.get(file_id)
+
+
+@pytest.mark.anyio
+async def test_batch_jobs_are_judged_small_by_what_ffprobe_saw_when_it_saw_the_file():
+    # 90 MB each: too big for the size rule, so only the probe can make them small.
+    eight_minutes, one_minute, unprobed = (remote(n, f"v{n}.mp4", size=90 * MB) for n in (1, 2, 3))
+    cache = ProbeCache()
+    cache.put((1, "e1"), replace(H264, duration=480.0))
+    cache.put((2, "e2"), replace(H264, duration=60.0))
+    gateway = FindingGateway(eight_minutes, one_minute, unprobed)
+
+    async def small(target: str) -> list[bool]:
+        jobs, refused = await jobs_for_batch(
+            gateway,  # type: ignore[arg-type]
+            [1, 2, 3],
+            user_id="alice",
+            target=TARGETS[target],
+            options=JobOptions(),
+            limits=LIMITS,
+            unfinished=0,
+            language="en",
+            cache=cache,
+        )
+        assert refused == []
+        return [job.small for job in jobs]
+
+    # Into MP4, H.264 + AAC is copied: quick however long; the unprobed MP4 is guessed a remux as well.
+    assert await small("mp4") == [True, True, True]
+    # Into WebM everything is re-encoded: only the one-minute video is short; the unprobed one is not known to be.
+    assert await small("webm") == [False, True, False]

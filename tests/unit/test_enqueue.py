@@ -3,7 +3,15 @@ from dataclasses import replace
 import pytest
 
 from ex_app.lib.admin_settings import AdminSettings
-from ex_app.lib.enqueue import SMALL_SOURCE_BYTES, ActionEntry, accepts, is_small, job_for_file, jobs_from_action
+from ex_app.lib.enqueue import (
+    SMALL_SOURCE_BYTES,
+    ActionEntry,
+    accepts,
+    is_small,
+    is_small_probed,
+    job_for_file,
+    jobs_from_action,
+)
 from ex_app.lib.errors import LimitReached, NotOffered, TooLarge
 from ex_app.lib.media import JobOptions, get_target
 from ex_app.lib.nextcloud import RemoteFile
@@ -147,3 +155,18 @@ def test_jobs_from_the_files_action_and_the_api_carry_whether_they_are_small():
     remote = RemoteFile(3, "/Videos/film.avi", "etag", 2 * GB, "video/x-msvideo", 0.0)
     assert not job_for_file(remote, user_id="u", target=MP4, language="en", limits=OPEN).small
     assert job_for_file(remote, user_id="u", target=get_target("mkv"), language="en", limits=OPEN).small
+
+
+@pytest.mark.parametrize(
+    ("target", "duration", "remux", "small"),
+    [
+        ("mp4", 3600.0, False, False),  # an hour re-encoded: long
+        ("mp4", 3600.0, True, True),  # the same hour only changing container: quick
+        ("webm", 120.0, False, True),  # two minutes: short whatever it becomes
+        ("webm", 121.0, False, False),
+        ("webm", None, False, False),  # no duration known: not taken for short
+        ("mp3", 3600.0, False, True),  # only the sound
+    ],
+)
+def test_a_probed_job_is_small_when_short_a_remux_or_audio_only(target, duration, remux, small):
+    assert is_small_probed(get_target(target), duration, remux) is small
