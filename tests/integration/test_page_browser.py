@@ -71,6 +71,11 @@ def find(driver: Any, selector: str) -> list[Any]:
     return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
+def top(driver: Any) -> None:
+    """Scroll back to the top (the page scrolls inside its own element in Nextcloud, the window in the stand-in)."""
+    driver.execute_script(f"window.scrollTo(0, 0); document.getElementById('{APP_ID}-app')?.scrollTo(0, 0)")
+
+
 def radio(driver: Any, test_id: str) -> tuple[Any, Any]:
     """A radio of the page (``data-test`` sits on the <input>) and its visible wrapper (label, hint, badges)."""
     element = wait_for(lambda: find(driver, f'input[data-test="{test_id}"]'), what=test_id)[0]
@@ -207,6 +212,7 @@ def test_from_the_redirect_two_files_become_webm_720p_with_live_progress(
         fast = '[data-test="fast-copy"]'
         assert radio(driver, "target-mkv")[1].find_elements("css selector", fast), "H.264 + AAC copies into MKV"
         assert not radio(driver, "target-webm")[1].find_elements("css selector", fast)
+        top(driver)
         screenshot(driver, "chooser")
 
         find(driver, '[data-test="convert"]')[0].click()
@@ -321,6 +327,7 @@ def test_in_french_the_labels_and_the_chooser_reasons_are_french(
             skipped = find(driver, '[data-test="skipped"]')[0].text
             assert "notes.txt" in skipped
             assert english_reason not in skipped, f"the reason is still English: {skipped}"
+            top(driver)
             screenshot(driver, "chooser-fr")
     finally:
         set_language(nextcloud, "alice", "en")
