@@ -278,6 +278,11 @@ def test_a_long_job_is_cancelled_from_the_list(nextcloud: NextcloudTarget, exapp
         element = job_element(driver, job_id)
         assert not element.find_elements("css selector", '[data-test="cancel"]')
         assert element.find_elements("css selector", '[data-test="retry"]')
+
+        # and it can be removed from the list
+        element.find_element("css selector", '[data-test="delete"]').click()
+        wait_for(lambda: job_element(driver, job_id) is None, timeout=30, what="the job to leave the list")
+        assert job_id not in {job["id"] for job in jobs_of(nextcloud, "alice")}
     assert not any(name.startswith("long.webm") for name in nextcloud.listdir("alice", folder))
 
 
@@ -295,6 +300,12 @@ def test_a_failed_job_shows_its_error_and_is_retried(nextcloud: NextcloudTarget,
         error = element.find_element("css selector", '[data-test="job-error"]').text
         assert error, "a failed job shows why"
         screenshot(driver, "error")
+
+        # the status filter: only failed jobs, then all again
+        choose(driver, "filter-failed")
+        wait_for(lambda: {job.get_attribute("data-status") for job in find(driver, '[data-test="job"]')} == {"failed"})
+        choose(driver, "filter-all")
+        element = wait_for(lambda: job_element(driver, job_id), what="the job in the full list again")
 
         # the user fixes the file (same file id), then retries
         nextcloud.upload("alice", f"{folder}/broken.mp4", clips[1])
