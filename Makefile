@@ -42,7 +42,7 @@ help:
 	@echo "  make demo          the ExApp converting a sample against the embedded stand-in [VIDEO=… TARGET=mp4]"
 	@echo "  make demo UI=1     … then keep running and print the Conversions page's URL [PORT=8080]"
 	@echo "  make test          install, ffmpeg if missing, then the whole pytest suite (PYTEST_ARGS=…)"
-	@echo "  make lint          ruff check + ruff format --check, hadolint Dockerfile (+ shellcheck if present)"
+	@echo "  make lint          ruff check + ruff format --check, hadolint Dockerfile, vue-tsc on src/ (+ shellcheck if present)"
 	@echo ""
 	@echo "  make install       pip install -e '.[dev]' into the current environment (venv, or the system as root)"
 	@echo "  make ffmpeg        apt-get install ffmpeg when it is missing"
@@ -116,10 +116,11 @@ $(FRONTEND): $(FRONTEND_SRC)
 test: deps ffmpeg build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-lint: deps
+lint: deps build
 	$(PYTHON) -m ruff check $(LINT_PATHS)
 	$(PYTHON) -m ruff format --check $(LINT_PATHS)
 	$(HADOLINT) Dockerfile
+	npm run --silent typecheck
 	@if command -v shellcheck >/dev/null 2>&1; then shellcheck start.sh healthcheck.sh .ci/run; \
 	else echo "lint: shellcheck not installed, shell scripts skipped"; fi
 
