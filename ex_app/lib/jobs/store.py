@@ -397,18 +397,19 @@ class JobStore:
             return JobRecord.from_row(row) if row is not None else None
         # PostgreSQL: claimers run side by side. Each claims for a user only while holding that user's advisory
         # lock, and re-counts the user's running jobs under it (READ COMMITTED: a statement sees every claim
-        # committed before it), so two claimers can never both take a user's last free place. A claimer that
-        # finds a user's lock taken tries the next user instead of queueing, and waits for a lock only when
-        # every user with work is being claimed for at that moment.
-        contended: builtins.list[str] = []
+        # committed before it), so two claimers can never both take a user's last free place. The ranking
+        # itself takes the lock of the first user, in fair-share order, whose lock is free (one round trip,
+        # and claimers that race spread over the users instead of queueing on the first); a claimer waits for
+        # a lock only when every user with work is being claimed for at that moment.
+        tried: builtins.list[str] = []
         async with self._writing() as conn:
-            for user_id in (await conn.execute(self._fair_order(now, cap))).scalars().all():
-                if not await conn.scalar(_user_lock(user_id, wait=False)):
-                    contended.append(user_id)
-                    continue
+            while (user_id := await conn.scalar(self._lock_first_free_user(now, cap, tried))) is not None:
+                tried.append(user_id)
                 row = (await conn.execute(self._claim_for(user_id, now, cap, values))).mappings().first()
                 if row is not None:
                     return JobRecord.from_row(row)
+        async with self._reading() as conn:
+            contended = [u for u in (await conn.execute(self._fair_order(now, cap))).scalars() if u not in tried]
         for user_id in contended:
             # One lock per transaction: a claimer that waits holds no other user's lock, so no deadlock.
             async with self._writing() as conn:
@@ -417,6 +418,20 @@ class JobStore:
                 if row is not None:
                     return JobRecord.from_row(row)
         return None
+
+    @staticmethod
+    def _lock_first_free_user(now: datetime, cap: int | None, tried: Sequence[str]) -> Select[tuple[str]]:
+        """PostgreSQL: the first user in fair-share order, except ``tried``, whose claim lock this transaction
+        could take — taken until the transaction ends."""
+        ranking = JobStore._fair_order(now, cap)
+        if tried:
+            ranking = ranking.where(ranking.selected_columns.user_id.not_in(tried))
+        # OFFSET 0 keeps the ordered ranking a subquery of its own; PostgreSQL never pushes a volatile condition
+        # (the lock) into it, so the condition runs on the sorted rows one by one and LIMIT 1 stops at the first
+        # lock taken: no other user's lock is touched.
+        in_order = ranking.offset(0).subquery("in_order")
+        lock = func.pg_try_advisory_xact_lock(_CLAIM_LOCK_SPACE, func.hashtext(in_order.c.user_id))
+        return select(in_order.c.user_id).where(lock).limit(1)
 
     @staticmethod
     def _fair_order(now: datetime, cap: int | None) -> Select[tuple[str]]:
