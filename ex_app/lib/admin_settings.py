@@ -63,6 +63,15 @@ NUMBER_FIELDS = {
         0,
         1000,
     ),
+    "outage_budget_hours": (
+        _("Wait for Nextcloud (hours)"),
+        _(
+            "While Nextcloud cannot be reached or is in maintenance mode, conversions wait for it this long "
+            "before they fail."
+        ),
+        1,
+        720,
+    ),
 }
 TARGETS_FIELD = "targets"
 QUICK_FIELD = "quick_targets"
@@ -88,6 +97,7 @@ class AdminSettings:
     fallback_folder: str = "Converted videos"
     max_encode_minutes: int = 720
     max_output_ratio: int = 10
+    outage_budget_hours: int = 6
 
     @classmethod
     def defaults(cls, settings: Settings) -> AdminSettings:
@@ -105,6 +115,7 @@ class AdminSettings:
             fallback_folder=settings.fallback_folder,
             max_encode_minutes=settings.max_encode_minutes,
             max_output_ratio=settings.max_output_ratio,
+            outage_budget_hours=max(1, round(settings.outage_budget_hours)),
         )
 
     def with_values(self, values: Mapping[str, str]) -> tuple[AdminSettings, list[str]]:

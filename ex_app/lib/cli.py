@@ -61,6 +61,7 @@ from .ops import (
 )
 from .ops._json import jsonable
 from .ops.database import one_line
+from .ops.status import nextcloud_line
 from .settings import Settings
 
 PROG = "video-converter-fm"
@@ -313,6 +314,10 @@ def _status_text(report: StatusReport) -> str:
         f"FFmpeg    {ff.version if ff.found else f'{ff.path}: {ff.error}'}",
         f"Scratch   {scratch_line}",
     ]
+    if db.ok:
+        waiting = report.nextcloud.notifications_waiting
+        outbox = f"; {waiting} notification(s) waiting to be sent" if waiting else ""
+        lines.append(f"Nextcloud {nextcloud_line(report.nextcloud)}{outbox}")
     if db.ok:
         oldest = f", oldest ready {_ago(queue.oldest_ready_seconds)}" if queue.oldest_ready_seconds is not None else ""
         lines.append(

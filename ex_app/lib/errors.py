@@ -20,6 +20,7 @@ failures, never about niquests, nc_py_api or asyncio ones::
     │   │   └── QuotaExceeded           the user's Nextcloud storage is full (507 on upload): no retry loop
     │   └── TransientJobError           may work later → retried with backoff
     │       ├── NextcloudUnavailable    5xx, timeouts, connection errors
+    │       │   └── NextcloudOutage     unreachable, 502–504 or maintenance mode: maybe all of Nextcloud is down
     │       ├── ScratchFull             the converter's own disk filled up (ENOSPC) mid-download or mid-encode
     │       └── WaitingForSpace         too little free scratch space to start now: back to the queue after
     │                                   ``retry_after`` seconds, without spending an attempt
@@ -143,6 +144,14 @@ class WaitingForSpace(TransientJobError):
         super().__init__(message, **params)
         # Not a failure of the job: the worker puts it back in the queue without counting an attempt.
         self.retry_after = retry_after
+
+
+class NextcloudOutage(NextcloudUnavailable):
+    """Nextcloud could not be reached at all, or is in maintenance mode.
+
+    The worker then asks Nextcloud whether it is up (a cheap probe); if it is not, the job waits for it without
+    spending an attempt (see worker/health.py).
+    """
 
 
 class ConfigurationError(ConverterError):

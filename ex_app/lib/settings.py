@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         "Converted videos",
         description="folder in the user's files for results whose source folder takes no new files (read-only share)",
     )
+    # A Nextcloud outage (unreachable, maintenance mode) spends no attempts: jobs wait, up to this long.
+    outage_budget_hours: float = Field(
+        6.0, ge=1, le=24 * 30, description="how long jobs wait for an unreachable Nextcloud before failing"
+    )
+    outage_probe_seconds: float = Field(2.0, gt=0, le=600, description="first wait between probes of a down Nextcloud")
+    outage_probe_max_seconds: float = Field(60.0, gt=0, le=3600, description="longest wait between those probes")
     settings_refresh_seconds: float = Field(10.0, gt=0, le=3600, description="how often admin settings are re-read")
     log_level: str = Field("INFO")
 

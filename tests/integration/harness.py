@@ -78,6 +78,11 @@ class Faults:
     def clear(self) -> None:
         self._client.delete("/__standin__/faults").raise_for_status()
 
+    def maintenance(self, on: bool = True) -> None:
+        """Maintenance mode (``occ maintenance:mode --on``): every request but ``/status.php`` answers 503 with
+        ``X-Nextcloud-Maintenance-Mode: 1``; status.php says ``"maintenance": true``."""
+        self._client.post("/__standin__/maintenance", json={"on": on}).raise_for_status()
+
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         """Every request the stand-in received (method, path, query, status, user, headers, fault)."""
         return self._client.get("/__standin__/requests", params={"since": since}).json()["requests"]

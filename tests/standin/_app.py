@@ -94,6 +94,11 @@ class LogAndFaults:
                 entry["status"] = message["status"]
             await send(message)
 
+        if self.state.maintenance and scope["path"] != "/status.php":
+            await maintenance_response(scope["path"])(scope, receive, recording_send)
+            entry["fault"] = "maintenance"
+            entry["ms"] = round((time.monotonic() - started) * 1000, 1)
+            return
         fault = self.state.take_fault(scope["method"], scope["path"])
         if fault is not None:
             entry["fault"] = fault.kind
@@ -125,6 +130,43 @@ class LogAndFaults:
             caller = scope.get(SCOPE_KEY)
             entry["as_user"] = caller.user if caller is not None else None  # who Nextcloud took the caller for
             entry["ms"] = round((time.monotonic() - started) * 1000, 1)
+
+
+MAINTENANCE_HEADERS = {"X-Nextcloud-Maintenance-Mode": "1", "Retry-After": "120"}
+
+
+def maintenance_response(path: str) -> Response:
+    """What Nextcloud answers while in maintenance mode: 503 with ``X-Nextcloud-Maintenance-Mode: 1``
+    (base.php / ocs/v1.php); WebDAV's MaintenancePlugin words it as a Sabre ServiceUnavailable."""
+    if path.startswith("/remote.php/"):
+        response = sabre_error("ServiceUnavailable", "System is in maintenance mode.")
+        response.headers.update(MAINTENANCE_HEADERS)
+        return response
+    if path.startswith("/ocs/"):
+        body = {"ocs": {"meta": {"status": "failure", "statuscode": 503, "message": "Service unavailable"}, "data": []}}
+        return JSONResponse(body, status_code=503, headers=MAINTENANCE_HEADERS)
+    page = (
+        "<!DOCTYPE html><html><body><h2>Maintenance mode</h2>"
+        "<p>This Nextcloud instance is currently in maintenance mode.</p></body></html>"
+    )
+    return Response(page, status_code=503, media_type="text/html; charset=utf-8", headers=MAINTENANCE_HEADERS)
+
+
+async def status_php(request: Request) -> Response:
+    """``/status.php`` — answered even in maintenance mode, which it reports (what clients and probes read)."""
+    state: StandinState = request.app.state.standin
+    return JSONResponse(
+        {
+            "installed": True,
+            "maintenance": state.maintenance,
+            "needsDbUpgrade": False,
+            "version": "29.0.6.1",
+            "versionstring": "29.0.6",
+            "edition": "",
+            "productname": "Nextcloud",
+            "extendedSupport": False,
+        }
+    )
 
 
 # ---- controls --------------------------------------------------------------------------------------------------
@@ -224,6 +266,13 @@ async def control_exapps(request: Request) -> Response:
     )
 
 
+async def control_maintenance(request: Request) -> Response:
+    state: StandinState = request.app.state.standin
+    if request.method == "POST":
+        state.maintenance = bool((await _json(request)).get("on", True))
+    return JSONResponse({"maintenance": state.maintenance})
+
+
 async def control_occ(request: Request) -> Response:
     data = await _json(request)
     appapi: AppAPI = request.app.state.appapi
@@ -243,6 +292,7 @@ CONTROL_ROUTES = [
     Route("/exapps", control_exapps),
     Route("/nextcloud-log", control_nextcloud_log),
     Route("/occ", control_occ, methods=["POST"]),
+    Route("/maintenance", control_maintenance, methods=["GET", "POST"]),
 ]
 
 
@@ -259,6 +309,7 @@ def create_app(state: StandinState | None = None) -> ASGIApp:
 
     routes = [
         Route("/remote.php/dav{rest:path}", dav_entry, methods=DAV_METHODS),
+        Route("/status.php", status_php),
         Route("/ocs/v{version:int}.php/{rest:path}", ocs_handler.__call__, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/index.php/apps/app_api/proxy/{appid}/{other:path}", proxy, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/apps/app_api/proxy/{appid}/{other:path}", proxy, methods=["GET", "POST", "PUT", "DELETE"]),

@@ -228,6 +228,7 @@ class StandinState:
             self.bruteforce_delay = 0
             self.sessions: dict[str, Any] = {}  # session id → _session.Session
             self.faults: list[Fault] = []
+            self.maintenance = False  # occ maintenance:mode --on: everything but status.php answers 503
             self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=20000)
             self.exapp_calls: list[dict[str, Any]] = []  # what the stand-in (as AppAPI) sent to ExApps
             for user, password in self.initial_users.items():

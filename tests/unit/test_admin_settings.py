@@ -87,6 +87,7 @@ def test_the_form_is_an_admin_form_with_every_field_and_the_defaults():
         "ffmpeg_threads",
         "max_encode_minutes",
         "max_output_ratio",
+        "outage_budget_hours",
         "targets",
         "quick_targets",
         "fallback_folder",
@@ -94,6 +95,7 @@ def test_the_form_is_an_admin_form_with_every_field_and_the_defaults():
     assert fields["concurrency"]["default"] == 5
     assert fields["quick_targets"]["type"] == "multi-checkbox"
     assert not any(fields["quick_targets"]["default"].values()), "no quick entries unless the admin asks"
+    assert fields["outage_budget_hours"]["default"] == 6
     assert fields["targets"]["type"] == "multi-checkbox"
     assert {o["value"] for o in fields["targets"]["options"]} == set(TARGETS)
     assert (fields["fallback_folder"]["type"], fields["fallback_folder"]["default"]) == ("text", "Converted videos")

@@ -5,6 +5,7 @@ import pytest
 from nc_py_api import NextcloudException
 
 from ex_app.lib.errors import (
+    NextcloudOutage,
     NextcloudUnavailable,
     PermanentJobError,
     PermissionDenied,
@@ -21,12 +22,13 @@ from ex_app.lib.nextcloud import candidate_names, mapped_errors
     [
         (NextcloudException(404, "Not Found"), SourceGone),
         (NextcloudException(403, "Forbidden"), PermissionDenied),
-        (NextcloudException(503, "Service Unavailable"), NextcloudUnavailable),
+        (NextcloudException(503, "Service Unavailable"), NextcloudOutage),
         (NextcloudException(500, "Internal Server Error"), NextcloudUnavailable),
         (NextcloudException(429, "Too Many Requests"), NextcloudUnavailable),
         (NextcloudException(400, "Bad Request"), PermanentJobError),
-        (niquests.exceptions.ConnectionError("refused"), NextcloudUnavailable),
-        (niquests.exceptions.ReadTimeout("slow"), NextcloudUnavailable),
+        # Maybe all of Nextcloud is down: the worker probes before it decides (a NextcloudUnavailable still).
+        (niquests.exceptions.ConnectionError("refused"), NextcloudOutage),
+        (niquests.exceptions.ReadTimeout("slow"), NextcloudOutage),
     ],
 )
 def test_nextcloud_failures_map_to_our_errors(raised, expected):

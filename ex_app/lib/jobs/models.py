@@ -130,6 +130,8 @@ class Job(Base):
     notes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: A finished encode kept in scratch until it is uploaded (Nextcloud was down): path, size, extension …
+    kept_output: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Worker(Base):
@@ -143,8 +145,27 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     jobs_running: Mapped[int] = mapped_column(Integer, default=0)
+    #: Since when this worker finds Nextcloud unreachable or in maintenance (None while it answers).
+    nextcloud_unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    nextcloud_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Outbox(Base):
+    """A notification that could not be delivered yet; sent (once) when Nextcloud answers again."""
+
+    __tablename__ = "outbox"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # The store speaks SQLAlchemy Core to these tables: statements return plain rows that become frozen records.
 jobs_table: Table = Job.__table__  # type: ignore[assignment]
 workers_table: Table = Worker.__table__  # type: ignore[assignment]
+outbox_table: Table = Outbox.__table__  # type: ignore[assignment]

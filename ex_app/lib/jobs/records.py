@@ -60,6 +60,7 @@ class JobRecord:
     notes: tuple[Any, ...]
     lease_owner: str | None
     lease_expires_at: datetime | None
+    kept_output: dict[str, Any] | None = None
 
     @property
     def error(self) -> Message | None:
@@ -98,8 +99,28 @@ class WorkerRecord:
     started_at: datetime
     last_seen: datetime
     jobs_running: int
+    nextcloud_unreachable_since: datetime | None = None
+    nextcloud_error: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> WorkerRecord:
         """Build a record from a row mapping of the ``workers`` table."""
+        return cls(**dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A notification waiting in the outbox."""
+
+    id: int
+    user_id: str
+    job_id: int | None
+    subject: str
+    message: str
+    link: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> OutboxRecord:
+        """Build a record from a row mapping of the ``outbox`` table."""
         return cls(**dict(row))

@@ -45,11 +45,12 @@ from ex_app.lib.i18n import Message, _, stored
 
 from .db import IMMEDIATE, create_engine, create_sqlite_sync_engine, upgrade_database
 from .identity import NameLock
-from .models import ACTIVE, FINISHED, JobStatus, as_utc, jobs_table, utc_now, workers_table
-from .records import JobRecord, NewJob, WorkerRecord
+from .models import ACTIVE, FINISHED, JobStatus, as_utc, jobs_table, outbox_table, utc_now, workers_table
+from .records import JobRecord, NewJob, OutboxRecord, WorkerRecord
 
 J = jobs_table.c
 W = workers_table.c
+OB = outbox_table.c
 
 _FINISHED_VALUES = sorted(status.value for status in FINISHED)
 _ACTIVE_VALUES = sorted(status.value for status in ACTIVE)
@@ -613,9 +614,12 @@ class JobStore:
         }
         return await self._release(job_id, worker_id, values)
 
-    async def release(self, job_id: int, worker_id: str, *, now: datetime | None = None) -> JobRecord | None:
-        """Hand the job back untouched (a worker shutting down): pending again, claimable at once, no attempt
-        counted. ``None`` if ``worker_id`` no longer holds it."""
+    async def release(
+        self, job_id: int, worker_id: str, *, message: str | None = None, now: datetime | None = None
+    ) -> JobRecord | None:
+        """Hand the job back untouched (a worker shutting down, or Nextcloud down): pending again, claimable at
+        once, no attempt counted; ``message`` (if given) tells the user why it waits. ``None`` if
+        ``worker_id`` no longer holds it."""
         now = _now(now)
         values = {
             "status": JobStatus.PENDING.value,
@@ -623,9 +627,78 @@ class JobStore:
             "started_at": None,
             "progress": 0.0,
             "updated_at": now,
+            **(_error(message) if message is not None else {}),
             **_NO_LEASE,
         }
         return await self._release(job_id, worker_id, values)
+
+    async def keep_output(
+        self, job_id: int, worker_id: str, kept: dict[str, Any] | None, *, now: datetime | None = None
+    ) -> bool:
+        """Record (or with ``None`` forget) the finished output waiting in scratch for its upload, so that a
+        later attempt — even in another process — uploads it instead of encoding again. ``False`` if
+        ``worker_id`` no longer holds the job."""
+        statement = (
+            update(jobs_table)
+            .where(self._held_by(job_id, worker_id))
+            .values(kept_output=kept, updated_at=_now(now))
+            .returning(J.id)
+        )
+        async with self._writing() as conn:
+            return (await conn.execute(statement)).first() is not None
+
+    async def fail_pending(self, message: str, *, now: datetime | None = None) -> builtins.list[JobRecord]:
+        """Fail every pending job with ``message`` (Nextcloud has been down longer than the admin allows jobs
+        to wait); returns the jobs this call failed."""
+        now = _now(now)
+        statement = (
+            update(jobs_table)
+            .where(J.status == JobStatus.PENDING.value)
+            .values(status=JobStatus.FAILED.value, finished_at=now, updated_at=now, **_error(message), **_NO_LEASE)
+            .returning(*jobs_table.c)
+        )
+        async with self._writing() as conn:
+            return [JobRecord.from_row(row) for row in (await conn.execute(statement)).mappings()]
+
+    # -- the outbox: notifications waiting for Nextcloud -------------------------------------------------
+
+    async def queue_notification(
+        self,
+        user_id: str,
+        subject: str,
+        message: str,
+        link: str = "",
+        *,
+        job_id: int | None = None,
+        now: datetime | None = None,
+    ) -> OutboxRecord:
+        """Keep a notification that could not be delivered, to send it when Nextcloud is back."""
+        statement = (
+            insert(outbox_table)
+            .values(user_id=user_id, job_id=job_id, subject=subject, message=message, link=link, created_at=_now(now))
+            .returning(*outbox_table.c)
+        )
+        async with self._writing() as conn:
+            return OutboxRecord.from_row((await conn.execute(statement)).mappings().one())
+
+    async def take_notification(self) -> OutboxRecord | None:
+        """Remove the oldest queued notification and return it; ``None`` when there is none to take now (the
+        outbox is empty, or — PostgreSQL — the row it picked was just taken by another worker).
+
+        Taking deletes: whoever took it is the only one to send it, so each is delivered at most once — a
+        sender that cannot deliver puts it back with :meth:`queue_notification`.
+        """
+        oldest = select(OB.id).order_by(OB.id).limit(1).with_for_update(skip_locked=True).scalar_subquery()
+        statement = delete(outbox_table).where(OB.id == oldest).returning(*outbox_table.c)
+        async with self._writing() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return OutboxRecord.from_row(row) if row is not None else None
+
+    async def outbox(self) -> builtins.list[OutboxRecord]:
+        """The queued notifications, oldest first."""
+        async with self._reading() as conn:
+            result = await conn.execute(select(outbox_table).order_by(OB.id))
+            return [OutboxRecord.from_row(row) for row in result.mappings()]
 
     async def reap_expired(
         self, max_attempts: int, *, now: datetime | None = None
@@ -761,6 +834,7 @@ class JobStore:
                 output_path=None,
                 output_file_id=None,
                 notes=[],
+                kept_output=None,
                 updated_at=now,
                 **_NO_LEASE,
             )
@@ -801,17 +875,27 @@ class JobStore:
             return sorted((await conn.execute(delete(jobs_table).where(condition).returning(J.id))).scalars())
 
     async def beat(
-        self, worker_id: str, host: str, pid: int, jobs_running: int, *, now: datetime | None = None
+        self,
+        worker_id: str,
+        host: str,
+        pid: int,
+        jobs_running: int,
+        *,
+        nextcloud_unreachable_since: datetime | None = None,
+        nextcloud_error: str | None = None,
+        now: datetime | None = None,
     ) -> None:
-        """Record that ``worker_id`` is alive now and running ``jobs_running`` jobs."""
+        """Record that ``worker_id`` is alive now and running ``jobs_running`` jobs, and since when it finds
+        Nextcloud unreachable (``None``: it answers)."""
         now = _now(now)
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        health = {"nextcloud_unreachable_since": nextcloud_unreachable_since, "nextcloud_error": nextcloud_error}
         statement = dialect_insert(workers_table).values(
-            worker_id=worker_id, host=host, pid=pid, started_at=now, last_seen=now, jobs_running=jobs_running
+            worker_id=worker_id, host=host, pid=pid, started_at=now, last_seen=now, jobs_running=jobs_running, **health
         )
         statement = statement.on_conflict_do_update(
             index_elements=[W.worker_id],
-            set_={"host": host, "pid": pid, "last_seen": now, "jobs_running": jobs_running},
+            set_={"host": host, "pid": pid, "last_seen": now, "jobs_running": jobs_running, **health},
         )
         async with self._writing() as conn:
             await conn.execute(statement)

@@ -1,9 +1,11 @@
 """The one place that talks to Nextcloud on behalf of a user.
 
 nc_py_api and niquests exceptions stop here and become ours (see errors.py): 404 → SourceGone, 403 →
-PermissionDenied, 507 (the user's quota) → QuotaExceeded (not retried), 5xx / timeouts / connection errors →
-NextcloudUnavailable (retried by the worker), anything else → a PermanentJobError with a message a person can
-read. A download that fills the converter's own disk (ENOSPC) is ScratchFull, not a Nextcloud problem.
+PermissionDenied, 507 (the user's quota) → QuotaExceeded (not retried), 5xx → NextcloudUnavailable (retried by
+the worker); connection errors, timeouts, 502–504 and maintenance mode → NextcloudOutage (the worker checks with
+:func:`probe_nextcloud` whether all of Nextcloud is down, and then waits for it without spending the job's
+attempts); anything else → a PermanentJobError with a message a person can read. A download that fills the
+converter's own disk (ENOSPC) is ScratchFull, not a Nextcloud problem.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..errors import (
     DISK_FULL,
     QUOTA_FULL,
     JobError,
+    NextcloudOutage,
     NextcloudUnavailable,
     PermanentJobError,
     PermissionDenied,
@@ -114,6 +117,18 @@ def _is_transient_status(code: int) -> bool:
     return code in (408, 425, 429) or (500 <= code <= 599 and code != 507)
 
 
+#: What Nextcloud sends with its 503 while an admin has it in maintenance mode (``occ maintenance:mode --on``).
+MAINTENANCE_HEADER = "X-Nextcloud-Maintenance-Mode"
+# A reverse proxy answers 502/504 when Nextcloud behind it is down; 503 is maintenance or an overloaded server.
+_OUTAGE_STATUSES = (502, 503, 504)
+
+
+def in_maintenance(response: object) -> bool:
+    """Whether an HTTP response is Nextcloud's maintenance-mode answer."""
+    headers = getattr(response, "headers", None) or {}
+    return str(headers.get(MAINTENANCE_HEADER, "")).strip() == "1"
+
+
 @contextlib.contextmanager
 def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -> Iterator[None]:
     """Turn nc_py_api / niquests failures inside the block into our exception tree."""
@@ -129,6 +144,10 @@ def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -
             raise PermissionDenied(f"{what}: Nextcloud refused access ({code})") from exc
         if code == 507:
             raise QuotaExceeded(QUOTA_FULL) from exc
+        if in_maintenance(getattr(exc, "response", None)):
+            raise NextcloudOutage(_("{what}: Nextcloud is in maintenance mode"), what=what) from exc
+        if code in _OUTAGE_STATUSES:
+            raise NextcloudOutage(_("{what}: Nextcloud answered {code}"), what=what, code=code) from exc
         if _is_transient_status(code):
             raise NextcloudUnavailable(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
         raise PermanentJobError(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
@@ -136,7 +155,7 @@ def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -
         if ScratchFull.caused(exc):
             # Our own disk, while writing what Nextcloud sent (a socket never fails with ENOSPC).
             raise ScratchFull(DISK_FULL) from exc
-        raise NextcloudUnavailable(f"{what}: Nextcloud could not be reached ({type(exc).__name__})") from exc
+        raise NextcloudOutage(_("{what}: Nextcloud could not be reached"), what=what) from exc
     except niquests.exceptions.RequestException as exc:
         raise NextcloudUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
 
@@ -377,11 +396,33 @@ async def check_app_credentials(nc: AsyncNextcloudApp | None = None) -> bool:
     return bool(state)
 
 
+async def probe_nextcloud(base_url: str, *, wait: float = 10.0) -> None:
+    """Ask Nextcloud whether it is up: ``GET /status.php``, the cheapest request it answers (no login, no app
+    loaded). Returns when it is installed and not in maintenance mode; raises :class:`NextcloudOutage` saying
+    what is wrong otherwise."""
+    url = base_url.rstrip("/") + "/status.php"
+    try:
+        async with niquests.AsyncSession() as session:
+            response = await session.get(url, timeout=wait)
+    except Exception as exc:
+        raise NextcloudOutage(_("Nextcloud could not be reached ({reason})"), reason=type(exc).__name__) from exc
+    if in_maintenance(response) or response.status_code == 503:
+        raise NextcloudOutage(_("Nextcloud is in maintenance mode"))
+    if response.status_code != 200:
+        raise NextcloudOutage(_("Nextcloud answered {code}"), code=response.status_code)
+    try:
+        status = response.json()
+    except Exception as exc:
+        raise NextcloudOutage(_("Nextcloud answered {code}"), code=response.status_code) from exc
+    if isinstance(status, dict) and status.get("maintenance"):
+        raise NextcloudOutage(_("Nextcloud is in maintenance mode"))
+
+
 def _check(response: niquests.AsyncResponse | niquests.Response, what: str, *, missing=None) -> None:
     if response.status_code < 400:
         return
     with mapped_errors(what, missing=missing):
-        raise NextcloudException(response.status_code, reason=response.reason or "", info=what)
+        raise NextcloudException(response.status_code, reason=response.reason or "", info=what, response=response)
 
 
 async def _file_slice(path: Path, start: int, size: int) -> AsyncIterator[bytes]:

@@ -70,6 +70,22 @@ class WorkerStatus:
     seconds_since_seen: float
     alive: bool
     jobs_running: int
+    #: Since when this worker finds Nextcloud unreachable or in maintenance mode (``None``: it answers).
+    nextcloud_unreachable_since: datetime | None = None
+    nextcloud_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NextcloudStatus:
+    """Nextcloud as the live workers see it (they probe it while it is down; health.py)."""
+
+    #: ``None`` when no live worker could say.
+    reachable: bool | None = None
+    #: The earliest time a live worker found it unreachable.
+    unreachable_since: datetime | None = None
+    error: str | None = None
+    #: Notifications kept until Nextcloud takes them.
+    notifications_waiting: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +174,7 @@ class StatusReport:
     ffmpeg: FfmpegStatus
     scratch: ScratchStatus
     settings: dict[str, Any]
+    nextcloud: NextcloudStatus = field(default_factory=NextcloudStatus)
 
     @property
     def alive_workers(self) -> int:
@@ -174,6 +191,8 @@ class StatusReport:
             found.append(f"database schema is at revision {db.revision}, this code expects {db.head}")
         if db.ok and self.alive_workers == 0:
             found.append("no live worker: jobs are not being processed")
+        if self.nextcloud.reachable is False:
+            found.append(nextcloud_line(self.nextcloud))
         expired = [job.id for job in self.processing if job.lease_expired]
         if expired:
             found.append(f"{len(expired)} processing job(s) have an expired lease (reap requeues them): {expired}")
@@ -193,6 +212,7 @@ class StatusReport:
         data["alive_workers"] = self.alive_workers
         data["healthy"] = self.healthy
         data["problems"] = self.problems
+        data["nextcloud"]["summary"] = nextcloud_line(self.nextcloud)
         return data
 
 
@@ -216,6 +236,7 @@ async def collect_status(
     queue = QueueStatus()
     processing: list[ProcessingJob] = []
     active: set[int] | None = None
+    nextcloud = NextcloudStatus()
     if store is None:
         database = replace(database, error=database_error or "not opened", head=await _head())
     else:
@@ -229,6 +250,7 @@ async def collect_status(
                 queue = await _queue(store, now)
                 processing = await _processing(store, now)
                 active = await store.active_ids()
+                nextcloud = replace(_nextcloud(workers), notifications_waiting=len(await store.outbox()))
         except DatabaseUnavailable as exc:
             database = replace(database, reachable=False, error=exc.user_message)
         except Exception as exc:  # a query failing half-way (locked, connection lost) is a finding too
@@ -248,7 +270,35 @@ async def collect_status(
             "retention_days": settings.retention_days,
             "concurrency": settings.concurrency,
         },
+        nextcloud=nextcloud,
     )
+
+
+def _nextcloud(workers: list[WorkerStatus]) -> NextcloudStatus:
+    alive = [w for w in workers if w.alive]
+    if not alive:
+        return NextcloudStatus()
+    down = sorted((w for w in alive if w.nextcloud_unreachable_since is not None), key=_unreachable_since)
+    if not down:
+        return NextcloudStatus(reachable=True)
+    return NextcloudStatus(
+        reachable=False, unreachable_since=down[0].nextcloud_unreachable_since, error=down[-1].nextcloud_error
+    )
+
+
+def _unreachable_since(worker: WorkerStatus) -> datetime:
+    assert worker.nextcloud_unreachable_since is not None
+    return worker.nextcloud_unreachable_since
+
+
+def nextcloud_line(status: NextcloudStatus) -> str:
+    """ "Nextcloud unreachable since <time> (<error>)" — the same words in the CLI and the admin status."""
+    if status.reachable is None:
+        return "Nextcloud: no live worker to ask"
+    if status.reachable:
+        return "Nextcloud answers"
+    since = status.unreachable_since.strftime("%Y-%m-%d %H:%M:%S UTC") if status.unreachable_since else "?"
+    return f"Nextcloud unreachable since {since}" + (f" ({status.error})" if status.error else "")
 
 
 async def _head() -> str | None:
@@ -270,6 +320,8 @@ async def _workers(store: JobStore, settings: Settings, now: datetime) -> list[W
             seconds_since_seen=round((now - worker.last_seen).total_seconds(), 3),
             alive=now - worker.last_seen <= window,
             jobs_running=worker.jobs_running,
+            nextcloud_unreachable_since=worker.nextcloud_unreachable_since,
+            nextcloud_error=worker.nextcloud_error,
         )
         for worker in await store.workers()
     ]

@@ -10,6 +10,11 @@ Waiting out the lease is only needed for *another* process's jobs. Each worker h
 (``VCFM_WORKER_NAME``, the hostname by default) and holds that name's lock while it runs (jobs/identity.py);
 a restarted process that gets the lock knows its predecessor is dead and takes back that predecessor's jobs at
 once — ``retry_count`` + 1, the dead attempt's scratch folder removed — instead of when the lease runs out.
+
+Nextcloud going away (stopped, unreachable, maintenance mode) is not the job's fault: see health.py. The worker
+stops claiming, probes until Nextcloud answers, hands interrupted jobs back without spending attempts, keeps a
+finished output for its upload (pipeline.KeptOutput), and keeps notifications it could not send in the outbox
+until Nextcloud is back.
 """
 
 from __future__ import annotations
@@ -18,28 +23,41 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import anyio
 
 from ..admin_settings import AdminSettings, LiveSettings
-from ..errors import ConverterError
+from ..errors import ConverterError, NextcloudOutage, NextcloudUnavailable
 from ..i18n import Message, _, translate
 from ..jobs import JobRecord, JobStore
 from ..jobs.models import utc_now
 from ..logs import job_context, set_replica
 from ..nextcloud import NextcloudGateway
+from ..nextcloud.gateway import probe_nextcloud
 from ..ops.cleanup import cleanup
 from ..settings import Settings
-from .pipeline import SAVED_ELSEWHERE, Converted, convert, remove_job_scratch
-from .retry import RetryPolicy
+from .health import NextcloudHealth, over_budget
+from .pipeline import SAVED_ELSEWHERE, Converted, KeptOutput, convert, remove_job_scratch
+from .retry import RetryPolicy, outage_message
 from .space import MIB, ScratchSpace
 
 log = logging.getLogger("video_converter_fm.worker")
 
 GatewayFactory = Callable[[str], NextcloudGateway]
+Probe = Callable[[], Awaitable[None]]
+
+
+async def probe_from_environment() -> None:
+    """Probe the Nextcloud that AppAPI named in ``NEXTCLOUD_URL`` (as nc_py_api reads it)."""
+    await probe_nextcloud(os.environ.get("NEXTCLOUD_URL", "http://127.0.0.1"))
+
+
+def _describe(exc: BaseException) -> str:
+    return getattr(exc, "user_message", None) or type(exc).__name__
+
 
 SUBJECT_OK = _("Conversion finished: {file}")
 MESSAGE_OK = _("{file} was converted to {output}")
@@ -66,6 +84,7 @@ class Worker:
         settings: Settings,
         gateway_factory: GatewayFactory,
         live: LiveSettings | None = None,
+        probe: Probe = probe_from_environment,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -81,6 +100,11 @@ class Worker:
         # of all of their places together.
         self.workers_alive = 1
         self._wake = anyio.Event()
+        self.probe = probe
+        self.health = NextcloudHealth()
+        self._reachable = anyio.Event()  # set while Nextcloud answers: the claim loop waits on it
+        self._reachable.set()
+        self._went_down = anyio.Event()  # wakes the probe loop
         # A CapacityLimiter, not a Semaphore: the admin may change the number of slots while jobs run.
         self.slots = anyio.CapacityLimiter(self.live.current.concurrency)
         self.live.on_change(self._settings_changed)
@@ -109,7 +133,10 @@ class Worker:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._maintenance_loop)
+                tg.start_soon(self._watch_nextcloud)
                 while True:
+                    # No claiming while Nextcloud is down: a claimed job could only fail.
+                    await self._reachable.wait()
                     slot = object()  # the job's task releases it, so the slot is borrowed on its behalf
                     await self.slots.acquire_on_behalf_of(slot)
                     job = await self._claim()
@@ -157,6 +184,8 @@ class Worker:
             # Before requeueing: once pending, a job may be claimed at once, and its new attempt's scratch
             # folder (same path) must not be removed under it.
             for job_id in job_ids:
+                if (await self.store.get(job_id)).kept_output:
+                    continue  # a finished output waiting for its upload: the next attempt only uploads it
                 await remove_job_scratch(self.settings, job_id)
             requeued, failed = await self.store.reap_predecessor(self.name, self.worker_id, self.settings.max_attempts)
         except Exception:
@@ -192,9 +221,19 @@ class Worker:
                 await self._cleanup()
                 next_cleanup = anyio.current_time() + self.settings.cleanup_interval_seconds
 
+    async def _beat(self) -> None:
+        await self.store.beat(
+            self.worker_id,
+            socket.gethostname(),
+            os.getpid(),
+            len(self.running),
+            nextcloud_unreachable_since=self.health.unreachable_since,
+            nextcloud_error=self.health.last_error,
+        )
+
     async def _maintain_once(self) -> None:
         try:
-            await self.store.beat(self.worker_id, socket.gethostname(), os.getpid(), len(self.running))
+            await self._beat()
             # A worker that missed a lease's worth of heartbeats is gone (its jobs are about to be reaped).
             alive_since = utc_now() - timedelta(seconds=self.settings.lease_seconds)
             self.workers_alive = max(1, sum(w.last_seen >= alive_since for w in await self.store.workers()))
@@ -204,6 +243,8 @@ class Worker:
             await self._report_given_up(failed)
             if requeued:
                 self.wake()
+            if self.health.reachable:
+                await self._flush_outbox()
         except Exception:
             log.exception("Worker maintenance failed; trying again later")
 
@@ -213,6 +254,111 @@ class Worker:
             with job_context(job.id, job.user_id):
                 log.error("Job #%d failed: %s", job.id, job.error_message)
                 await self._tell_failure(job, self.gateway_factory(job.user_id), job.error or Message(""))
+
+    # -- Nextcloud outages -------------------------------------------------------------------------------
+
+    async def _confirm_outage(self, error: BaseException) -> bool:
+        """After an outage-looking error: is all of Nextcloud down? Probes once (unless already known down);
+        if so, claiming stops and the probe loop takes over."""
+        if not self.health.reachable:
+            self.health.last_error = _describe(error)
+            return True
+        try:
+            await self.probe()
+        except Exception as exc:
+            await self._nextcloud_down(exc)
+            return True
+        return False  # Nextcloud answers: the error was this job's own
+
+    async def _nextcloud_down(self, exc: BaseException) -> None:
+        now = utc_now()
+        since = None
+        if self.health.reachable:
+            # Another worker (or this worker's predecessor) may have seen the outage begin earlier.
+            try:
+                seen = [w.nextcloud_unreachable_since for w in await self.store.workers()]
+                since = min((t for t in seen if t is not None), default=None)
+            except Exception:
+                log.debug("could not read the other workers' view of Nextcloud", exc_info=True)
+        if self.health.down(_describe(exc), now, since=since):
+            log.warning("Nextcloud is unreachable (%s); no new conversions until it answers", _describe(exc))
+            self._reachable = anyio.Event()
+            self._went_down.set()
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._beat()
+            except Exception:
+                log.debug("could not record Nextcloud's state", exc_info=True)
+
+    async def _nextcloud_back(self) -> None:
+        since = self.health.unreachable_since
+        if not self.health.up():
+            return
+        log.warning("Nextcloud answers again (unreachable since %s); resuming", since)
+        self._reachable.set()
+        self.wake()
+        try:
+            await self._beat()
+            await self._flush_outbox()
+        except Exception:
+            log.exception("Could not record that Nextcloud is back; trying again later")
+
+    async def _watch_nextcloud(self) -> None:
+        """While Nextcloud is down: probe with capped exponential backoff; fail waiting jobs past the budget."""
+        while True:
+            if self.health.reachable:
+                await self._went_down.wait()
+                self._went_down = anyio.Event()
+                continue
+            await anyio.sleep(
+                self.health.next_probe_in(self.settings.outage_probe_seconds, self.settings.outage_probe_max_seconds)
+            )
+            try:
+                await self.probe()
+            except Exception as exc:
+                await self._nextcloud_down(exc)
+                await self._fail_waiting_jobs_past_budget()
+                continue
+            await self._nextcloud_back()
+
+    def _outage_budget(self) -> timedelta:
+        return timedelta(hours=self.live.current.outage_budget_hours)
+
+    async def _fail_waiting_jobs_past_budget(self) -> None:
+        budget = self._outage_budget()
+        if not over_budget(self.health.unreachable_since, utc_now(), budget):
+            return
+        try:
+            failed = await self.store.fail_pending(outage_message(budget))
+        except Exception:
+            log.exception("Could not fail the jobs waiting for Nextcloud; trying again later")
+            return
+        for job in failed:
+            with job_context(job.id, job.user_id):
+                log.error("Job #%d failed: %s", job.id, job.error_message)
+                await self._tell_failure(job, self.gateway_factory(job.user_id), job.error or Message(""))
+
+    async def _flush_outbox(self) -> None:
+        """Send the notifications that waited for Nextcloud, each at most once."""
+        while self.health.reachable:
+            queued = await self.store.take_notification()
+            if queued is None:
+                return
+            try:
+                with anyio.fail_after(30):
+                    await self.gateway_factory(queued.user_id).notify(queued.subject, queued.message, queued.link)
+            except (NextcloudUnavailable, TimeoutError) as exc:
+                # Not delivered: back into the outbox (taking it removed it), for the next time Nextcloud answers.
+                await self.store.queue_notification(
+                    queued.user_id, queued.subject, queued.message, queued.link, job_id=queued.job_id
+                )
+                if isinstance(exc, NextcloudOutage | TimeoutError):
+                    await self._confirm_outage(exc)
+                return
+            except Exception as exc:
+                log.warning("Dropping a queued notification Nextcloud refused: %s", _describe(exc))
+                continue
+            log.info("Sent a notification that waited for Nextcloud (to %s)", queued.user_id)
 
     async def _cleanup(self) -> None:
         """Delete finished jobs past the retention and scratch folders no running job owns."""
@@ -288,9 +434,19 @@ class Worker:
                         tg.cancel_scope.cancel()
                         return
 
+            async def output_ready(kept: KeptOutput) -> None:
+                # Recorded before the upload starts: if Nextcloud is down by then, or this process stops, the
+                # next attempt finds the output and only uploads it.
+                try:
+                    await self.store.keep_output(job.id, self.worker_id, kept.to_dict())
+                except Exception:
+                    log.warning("Could not record the output of job #%d", job.id, exc_info=True)
+
             async def work() -> None:
                 try:
-                    run.result = await convert(job, gateway, self.settings, self.live.current, report, self.space)
+                    run.result = await convert(
+                        job, gateway, self.settings, self.live.current, report, self.space, on_output_ready=output_ready
+                    )
                 except ConverterError as exc:
                     run.error = exc
                 except Exception as exc:
@@ -320,11 +476,22 @@ class Worker:
         if result.saved_elsewhere is not None:
             message += " " + translate(lang, SAVED_ELSEWHERE, **result.saved_elsewhere)
         await self._notify(
-            gateway, translate(lang, SUBJECT_OK, file=result.source.name), message, gateway.file_link(result.output)
+            gateway,
+            translate(lang, SUBJECT_OK, file=result.source.name),
+            message,
+            gateway.file_link(result.output),
+            job_id=job.id,
         )
 
     async def _failed(self, job: JobRecord, gateway: NextcloudGateway, error: BaseException) -> None:
-        decision = self.policy.decide(job.retry_count, error)
+        outage = None
+        if isinstance(error, NextcloudOutage) and await self._confirm_outage(error):
+            outage = self.health.outage_length(utc_now())
+        decision = self.policy.decide(job.retry_count, error, outage=outage, budget=self._outage_budget())
+        if decision.retry and outage is not None and not decision.counted:
+            await self.store.release(job.id, self.worker_id, message=decision.message)
+            log.warning("Job #%d waits for Nextcloud (no attempt spent): %s", job.id, _describe(error))
+            return
         if decision.retry:
             await self.store.requeue(
                 job.id, self.worker_id, decision.message, decision.delay, count_attempt=decision.counted
@@ -344,12 +511,27 @@ class Worker:
             translate(job.language, SUBJECT_FAILED, file=name),
             translate(job.language, MESSAGE_FAILED, file=name, reason=reason),
             gateway.folder_link(job.source_path),
+            job_id=job.id,
         )
 
-    async def _notify(self, gateway: NextcloudGateway, subject: str, message: str, link: str = "") -> None:
-        # A notification is a courtesy: failing to send one must not change the job's outcome.
+    async def _notify(
+        self, gateway: NextcloudGateway, subject: str, message: str, link: str = "", *, job_id: int | None = None
+    ) -> None:
+        # A notification must not change the job's outcome; one that Nextcloud could not take because it is
+        # down waits in the outbox and is sent when it is back.
+        if self.health.reachable:
+            try:
+                with anyio.fail_after(30):
+                    await gateway.notify(subject, message, link)
+                return
+            except (NextcloudUnavailable, TimeoutError) as exc:
+                log.warning("Could not send the notification now, keeping it for later: %s", _describe(exc))
+                if isinstance(exc, NextcloudOutage | TimeoutError):
+                    await self._confirm_outage(exc)
+            except Exception as exc:
+                log.warning("Could not send the notification: %s", _describe(exc))
+                return
         try:
-            with anyio.fail_after(30):
-                await gateway.notify(subject, message, link)
-        except Exception as exc:
-            log.warning("Could not send the notification: %s", getattr(exc, "user_message", exc))
+            await self.store.queue_notification(gateway.user_id, subject, message, link, job_id=job_id)
+        except Exception:
+            log.exception("Could not keep the notification for later")
