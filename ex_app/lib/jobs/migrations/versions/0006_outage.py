@@ -1,7 +1,7 @@
 """Surviving a Nextcloud outage: a kept output per job, the worker's view of Nextcloud, an outbox.
 
-Revision ID: 0005_outage
-Revises: 0004_last_turn
+Revision ID: 0006_outage
+Revises: 0005_message_ids
 Create Date: 2026-11-29
 
 Written by hand and frozen.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_outage"
-down_revision = "0004_last_turn"
+revision = "0006_outage"
+down_revision = "0005_message_ids"
 branch_labels = None
 depends_on = None
 
