@@ -23,7 +23,7 @@ def failed_job(**changes: object) -> JobRecord:
         "error_ref": error.to_json(), "retry_count": 2, "not_before": None, "output_path": None,
         "output_file_id": None, "language": "en",
         "notes": ({"id": "The video was copied without re-encoding, so its quality is unchanged.", "params": {}},),
-        "lease_owner": None, "lease_expires_at": None,
+        "lease_owner": None, "lease_expires_at": None, "kept_output": None,
     }  # fmt: skip
     known = {f.name for f in dataclasses.fields(JobRecord)}
     values = {k: v for k, v in values.items() if k in known}
