@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
+from ex_app.lib.admin_settings import AdminSettings
 from ex_app.lib.errors import NextcloudOutage, PermissionDenied
 from ex_app.lib.jobs import JobStatus, JobStore, NewJob
+from ex_app.lib.nextcloud import RemoteFile
 from ex_app.lib.ops.cleanup import cleanup
 from ex_app.lib.settings import Settings
 from ex_app.lib.worker import Worker
-from ex_app.lib.worker.pipeline import KeptOutput, usable_kept_output
+from ex_app.lib.worker.pipeline import KeptOutput, convert, usable_kept_output
 from ex_app.lib.worker.retry import WAITING_FOR_NEXTCLOUD
 from tests.media import make_video
 
@@ -203,3 +206,54 @@ async def test_cleanup_keeps_the_output_of_a_job_waiting_for_nextcloud(
 
     assert result.removed_scratch_dirs == []
     assert (work / "output.mp4").exists()
+
+
+class UploadOnlyGateway:
+    """Nextcloud for a job whose output waits in scratch: anything but resolve and upload is a failure."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.uploaded: list[tuple[Path, str, str]] = []
+
+    async def resolve(self, file_id: int):
+        return self.source
+
+    async def can_add_files(self, folder: str) -> bool:
+        return True
+
+    async def download(self, remote, dest: Path) -> None:
+        raise AssertionError("a kept output must not be downloaded again")
+
+    async def upload_new(self, local: Path, folder: str, stem: str, extension: str, *, mtime=None):
+        size = (await anyio.Path(local).stat()).st_size  # there, whole
+        self.uploaded.append((local, folder, f"{stem}.{extension}"))
+        return RemoteFile(99, f"{folder}/{stem}.{extension}", "etag", size, "video/mp4", 0.0)
+
+
+async def test_after_a_restart_a_job_with_a_kept_output_is_only_uploaded(
+    store: JobStore, nextcloud: Nextcloud, tmp_path: Path
+):
+    settings = Settings(APP_PERSISTENT_STORAGE=str(tmp_path))
+    work = settings.scratch / "job-1-0123456789abcdef"
+    work.mkdir(parents=True)
+    output = make_video(work / "output.mp4", seconds=1)
+    source = RemoteFile(7, "/V/a.mov", "etag1", 1000, "video/quicktime", 0.0)
+    first = make_worker(store, nextcloud, tmp_path)
+    job = await claimed_job(store, first)
+    kept = KeptOutput(str(output), output.stat().st_size, "mp4", (), "etag1")
+    await store.keep_output(job.id, first.worker_id, kept.to_dict())
+    await store.release(job.id, first.worker_id, message=WAITING_FOR_NEXTCLOUD)  # that process stopped
+
+    again = await store.claim("another-process", 60)
+    assert again is not None and again.kept_output == kept.to_dict()
+    gateway = UploadOnlyGateway(source)
+    limits = AdminSettings.defaults(settings)
+
+    async def progress(_: float) -> None:
+        raise AssertionError("nothing is encoded")
+
+    result = await convert(again, gateway, settings, limits, progress)  # type: ignore[arg-type]
+
+    assert gateway.uploaded == [(output, "/V", "a.mp4")]
+    assert result.output.path == "/V/a.mp4"
+    assert not work.exists()  # uploaded: its scratch folder is gone
