@@ -167,7 +167,11 @@ class Worker:
         self.name = f"{taken}-{uuid.uuid4().hex[:6]}"
         self.worker_id = self._instance_id(self.name)
         self.name_lock = self.store.lock_name(self.name)
-        await self.name_lock.acquire()
+        try:
+            # A fresh random name: no predecessor to take over from, the lock only keeps the rule uniform.
+            await self.name_lock.acquire()
+        except Exception:
+            log.warning("Could not lock the worker name %s", self.name, exc_info=True)
         log.warning(
             "Another running worker is named %s; this one runs as %s. Give each worker its own VCFM_WORKER_NAME "
             "so that a restarted worker takes its jobs back at once after a crash",
@@ -177,16 +181,17 @@ class Worker:
 
     async def _take_back_from_predecessor(self) -> None:
         """Requeue at once the jobs a dead earlier run of this worker held (we hold its name, so it is dead)."""
+        if not self.name_lock.held:
+            return  # without the lock a live process may hold these jobs
         try:
             job_ids = await self.store.predecessor_jobs(self.name, self.worker_id)
-            if not job_ids:
-                return
             # Before requeueing: once pending, a job may be claimed at once, and its new attempt's scratch
             # folder (same path) must not be removed under it.
             for job_id in job_ids:
                 if (await self.store.get(job_id)).kept_output:
                     continue  # a finished output waiting for its upload: the next attempt only uploads it
                 await remove_job_scratch(self.settings, job_id)
+            # Also when there is no job: the dead runs' heartbeats go, so status lists no dead worker.
             requeued, failed = await self.store.reap_predecessor(self.name, self.worker_id, self.settings.max_attempts)
         except Exception:
             log.exception("Could not take back the jobs of this worker's previous run; their leases will expire")
