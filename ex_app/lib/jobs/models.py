@@ -109,7 +109,8 @@ class Job(Base):
     source_etag: Mapped[str | None] = mapped_column(String(255), nullable=True)
     target: Mapped[str] = mapped_column(String(32))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), index=True, default=JobStatus.PENDING.value)
+    # No index of its own: ix_jobs_queue and ix_jobs_waiting begin with it (see migration 0007).
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Where the job stands in its owner's queue: created_at, less a head start for small jobs (see
