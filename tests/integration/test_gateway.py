@@ -8,6 +8,7 @@ import pytest
 
 from ex_app.lib.errors import ScratchFull, SourceGone
 from ex_app.lib.nextcloud import NextcloudGateway
+from ex_app.lib.nextcloud.gateway import CHUNK_SIZE
 
 from .harness import APP_ID, ExAppProcess, NextcloudTarget
 from .jobs_helpers import new_folder
@@ -41,23 +42,63 @@ async def test_a_name_that_appears_during_the_upload_is_not_overwritten(
     nextcloud.upload("alice", f"{folder}/clip.mp4", b"precious")
     result = tmp_path / "output.mp4"
     result.write_bytes(b"converted" * 100_000)
+    since = _last_seq(nextcloud)
 
-    uploaded = await ListedTooEarly(nextcloud.alice.name).upload_new(result, folder, "clip", "mp4")
+    uploaded = await ListedTooEarly(nextcloud.alice.name).upload_new(result, folder, "clip", "mp4", mtime=1_700_000_000)
 
     assert uploaded.path == f"{folder}/clip (1).mp4"
     assert uploaded.size == result.stat().st_size
+    assert uploaded.file_id == nextcloud.file_id("alice", f"{folder}/clip (1).mp4")
+    assert nextcloud.mtime("alice", f"{folder}/clip (1).mp4") == uploaded.mtime == 1_700_000_000
     assert nextcloud.download("alice", f"{folder}/clip.mp4") == b"precious"
     assert nextcloud.download("alice", f"{folder}/clip (1).mp4") == result.read_bytes()
+    if nextcloud.is_standin:
+        # Smaller than a chunk: one PUT per name tried, each refusing to replace (412 on the taken name), and no
+        # chunked upload, listing or lookup around them.
+        sent = _sent(nextcloud, since)
+        assert [(r["method"], r["path"].rsplit("/", 1)[-1], r["status"]) for r in sent] == [
+            ("PUT", "clip.mp4", 412),
+            ("PUT", "clip (1).mp4", 201),
+        ]
+        assert all(r["headers"].get("if-none-match") == "*" for r in sent)
 
 
-async def test_a_multi_chunk_result_arrives_whole(nextcloud: NextcloudTarget, as_exapp: None, tmp_path: Path):
+async def test_a_result_bigger_than_a_chunk_goes_in_chunks_of_the_larger_size_and_never_overwrites(
+    nextcloud: NextcloudTarget, as_exapp: None, tmp_path: Path
+):
     folder = new_folder(nextcloud, "alice")
+    nextcloud.upload("alice", f"{folder}/big.mkv", b"precious")
     result = tmp_path / "big.mkv"
-    result.write_bytes(bytes(range(256)) * (12 * 1024 * 1024 // 256 + 7))  # 3 chunks of 5 MiB
+    result.write_bytes(bytes(range(256)) * ((CHUNK_SIZE + 3 * 1024 * 1024) // 256 + 7))
+    since = _last_seq(nextcloud)
 
-    uploaded = await NextcloudGateway(nextcloud.alice.name).upload_new(result, folder, "big", "mkv")
+    uploaded = await ListedTooEarly(nextcloud.alice.name).upload_new(result, folder, "big", "mkv")
 
+    assert uploaded.path == f"{folder}/big (1).mkv"
+    assert uploaded.file_id == nextcloud.file_id("alice", uploaded.path)
     assert nextcloud.download("alice", uploaded.path) == result.read_bytes()
+    assert nextcloud.download("alice", f"{folder}/big.mkv") == b"precious"
+    if nextcloud.is_standin:
+        sent = _sent(nextcloud, since)
+        chunks = [int(r["headers"]["content-length"]) for r in sent if r["method"] == "PUT"]
+        assert chunks == [CHUNK_SIZE, result.stat().st_size - CHUNK_SIZE] * 2  # once per name tried
+        moves = [r["status"] for r in sent if r["method"] == "MOVE"]
+        assert moves == [412, 201]
+        # Only the refused attempt's chunks are deleted: after a MOVE Nextcloud has removed them itself.
+        assert [r["status"] for r in sent if r["method"] == "DELETE"] == [204]
+
+
+def _last_seq(nextcloud: NextcloudTarget) -> int:
+    return max((r["seq"] for r in nextcloud.faults.requests()), default=0) if nextcloud.is_standin else 0
+
+
+def _sent(nextcloud: NextcloudTarget, since: int) -> list[dict]:
+    """The WebDAV requests sent as the ExApp since ``since`` (the running ExApp reads its settings over OCS)."""
+    return [
+        r
+        for r in nextcloud.faults.requests(since)
+        if r["ex_app_id"] == APP_ID and r["path"].startswith("/remote.php/dav")
+    ]
 
 
 async def test_resolving_a_missing_file_id_says_the_source_is_gone(nextcloud: NextcloudTarget, as_exapp: None):

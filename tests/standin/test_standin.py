@@ -134,3 +134,17 @@ def test_register_fails_like_occ_when_the_exapp_never_answers(srv):
     finally:
         srv.state.heartbeat_timeout = 60.0
     assert result.returncode == 1 and "heartbeat check failed" in result.stdout
+
+
+def test_a_put_with_if_none_match_star_never_replaces_a_file(srv, alice):
+    # As Sabre's checkPreconditions: 412 on an existing node whatever the method (GET/HEAD aside), before the PUT
+    # handler runs; a new name is created as usual.
+    url = "/remote.php/dav/files/alice/kept.bin"
+    assert alice.put(url, content=b"precious").status_code == 201
+    refused = alice.put(url, content=b"other", headers={"If-None-Match": "*"})
+    assert refused.status_code == 412
+    assert "<s:exception>Sabre\\DAV\\Exception\\PreconditionFailed</s:exception>" in refused.text
+    assert "<s:header>If-None-Match</s:header>" in refused.text
+    assert alice.get(url).content == b"precious"
+    created = alice.put("/remote.php/dav/files/alice/new.bin", content=b"n", headers={"If-None-Match": "*"})
+    assert created.status_code == 201 and created.headers["OC-FileId"].endswith("ocvt39tsgrv7")

@@ -66,6 +66,8 @@ class Destination:
 
     folder: str
     elsewhere: dict[str, str] | None = None
+    #: The names in ``folder`` when it was checked (None: not listed yet), so the upload needs no listing.
+    taken: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,9 @@ class Converted:
 async def choose_destination(gateway: NextcloudGateway, source: RemoteFile, limits: AdminSettings) -> Destination:
     """The source's folder if the user may add files to it, else their own fallback folder (created if
     missing); ``PermissionDenied`` when neither takes files, before anything is downloaded or encoded."""
-    if await gateway.can_add_files(source.folder):
-        return Destination(source.folder)
+    creatable, names = await gateway.folder_for_results(source.folder)
+    if creatable:
+        return Destination(source.folder, taken=frozenset(names))
     return await fallback_destination(gateway, source, limits)
 
 
@@ -294,7 +297,9 @@ async def _deliver(
     local, stem = Path(kept.path), output_stem(target, source.name)
     try:
         try:
-            output = await gateway.upload_new(local, destination.folder, stem, kept.extension, mtime=source.mtime)
+            output = await gateway.upload_new(
+                local, destination.folder, stem, kept.extension, mtime=source.mtime, taken=destination.taken
+            )
         except PermissionDenied:
             if destination.elsewhere is not None:
                 raise
