@@ -59,7 +59,7 @@ OC.L10N.register(
     "Keeps every audio and subtitle track": "Behält alle Ton- und Untertitelspuren",
     "Largest result (times the original)": "Größtes Ergebnis (Vielfaches des Originals)",
     "Largest video (MB)": "Größtes Video (MB)",
-    "Limits and choices for video conversions. Changes apply within seconds.": "Grenzen und Auswahl für Videoumwandlungen. Änderungen wirken innerhalb von Sekunden.",
+    "Limits and choices for video conversions. Changes apply within seconds while videos are being converted, otherwise within five minutes.": "Grenzen und Auswahl für Videoumwandlungen. Änderungen wirken innerhalb von Sekunden, während Videos umgewandelt werden, sonst innerhalb von fünf Minuten.",
     "Loading the selected files …": "Die ausgewählten Dateien werden geladen …",
     "Loading your conversions …": "Ihre Umwandlungen werden geladen …",
     "Longer videos are refused (0 = no limit).": "Längere Videos werden abgelehnt (0 = keine Grenze).",

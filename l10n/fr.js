@@ -59,7 +59,7 @@ OC.L10N.register(
     "Keeps every audio and subtitle track": "Garde toutes les pistes audio et de sous-titres",
     "Largest result (times the original)": "Résultat le plus grand (fois l’original)",
     "Largest video (MB)": "Taille maximale d'une vidéo (Mo)",
-    "Limits and choices for video conversions. Changes apply within seconds.": "Limites et choix pour les conversions vidéo. Les modifications s'appliquent en quelques secondes.",
+    "Limits and choices for video conversions. Changes apply within seconds while videos are being converted, otherwise within five minutes.": "Limites et choix pour les conversions vidéo. Les modifications s'appliquent en quelques secondes pendant les conversions, sinon en moins de cinq minutes.",
     "Loading the selected files …": "Chargement des fichiers sélectionnés…",
     "Loading your conversions …": "Chargement de vos conversions…",
     "Longer videos are refused (0 = no limit).": "Les vidéos plus longues sont refusées (0 = pas de limite).",

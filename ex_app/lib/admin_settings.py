@@ -1,18 +1,28 @@
 """The admin's knobs: a declarative settings form in Nextcloud, values in appconfig_ex, applied without restart.
 
 Environment variables (settings.py) give the defaults; what an admin saves in Nextcloud's admin settings wins.
-Nextcloud does not tell an ExApp that a value changed, so :class:`LiveSettings` re-reads them every
-``settings_refresh_seconds`` and calls its listeners when something changed (the worker's concurrency, the
-Files actions on offer).
+Nextcloud does not tell an ExApp that a value changed (AppAPI stores the settings page's POST in appconfig_ex
+and calls nobody), so :class:`LiveSettings` re-reads them — but only when they can matter, because every read
+is a request Nextcloud's PHP answers. The rule (README, "Admin settings"):
+
+* while the ExApp is busy — before the worker claims a job, when a job is created or the chooser asks which
+  conversions are offered, when an admin opens the status — the values are re-read if the last read is older
+  than ``settings_refresh_seconds`` (10 s), so a change applies within seconds;
+* while nothing happens, once every ``settings_idle_refresh_seconds`` (5 minutes), so that the Files menu
+  follows the admin's choice of quick entries even when nobody converts anything.
+
+Listeners run when something changed (the worker's concurrency, the Files actions on offer).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
+import anyio
 from nc_py_api import AsyncNextcloudApp
 from nc_py_api.ex_app.ui.settings import SettingsField, SettingsFieldType, SettingsForm
 
@@ -219,7 +229,10 @@ class AdminSettings:
             section_id="additional",
             section_type="admin",
             title=_("Video converter"),
-            description=_("Limits and choices for video conversions. Changes apply within seconds."),
+            description=_(
+                "Limits and choices for video conversions. Changes apply within seconds while videos are being "
+                "converted, otherwise within five minutes."
+            ),
             fields=fields,
         )
 
@@ -249,15 +262,44 @@ class LiveSettings:
     def __init__(self, settings: Settings) -> None:
         self.defaults = AdminSettings.defaults(settings)
         self.current = self.defaults
+        self.max_age = settings.settings_refresh_seconds
         self._listeners: list[Listener] = []
+        self._read_at: float | None = None  # time.monotonic() of the last read, successful or not
+        self._lock = anyio.Lock()
+        self._nc: AsyncNextcloudApp | None = None
 
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def age(self) -> float:
+        """Seconds since the values were last read (infinite before the first read)."""
+        return float("inf") if self._read_at is None else time.monotonic() - self._read_at
+
+    async def fresh(self, max_age: float | None = None) -> AdminSettings:
+        """The values in force, re-read first when the last read is older than ``max_age`` seconds (default
+        ``settings_refresh_seconds``). Callers arriving together share one read; when Nextcloud cannot be read
+        the last values stay in force and the next try waits ``max_age`` again."""
+        max_age = self.max_age if max_age is None else max_age
+        if self.age() < max_age:
+            return self.current
+        async with self._lock:
+            if self.age() < max_age:
+                return self.current
+            try:
+                await self.refresh()
+            except Exception as exc:
+                # Before registration or while Nextcloud is away this fails; the last values stay in force.
+                log.debug("Admin settings not refreshed: %s", exc)
+                self._nc = None  # a fresh client re-reads the capabilities next time
+                self._read_at = time.monotonic()
+        return self.current
+
     async def refresh(self, nc: AsyncNextcloudApp | None = None) -> bool:
         """Re-read the stored values; True when something changed (listeners have then run)."""
-        nc = nc or AsyncNextcloudApp()
+        if nc is None:
+            nc = self._nc = self._nc or AsyncNextcloudApp()
         records = await nc.appconfig_ex.get_values(FIELD_IDS)
+        self._read_at = time.monotonic()
         new, problems = self.defaults.with_values({r.key: r.value for r in records})
         for problem in problems:
             log.warning("Ignoring an invalid admin setting, %s", problem)

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
                 if settings.local_worker:
                     tg.start_soon(worker.run)
                 # else: replicas (`video-converter-fm worker`) convert; the API only queues and reports.
-                tg.start_soon(refresh_admin_settings, live, settings.settings_refresh_seconds)
+                tg.start_soon(refresh_admin_settings, live, settings.settings_idle_refresh_seconds)
                 tg.start_soon(nclog.forward_to_nextcloud, to_nextcloud)
                 yield
                 tg.cancel_scope.cancel()

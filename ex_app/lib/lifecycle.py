@@ -168,18 +168,13 @@ def _ids(targets: Iterable[str]) -> str:
     return ", ".join(sorted(targets)) or "none"
 
 
-async def refresh_admin_settings(live: LiveSettings, interval: float) -> None:
-    """Re-read the admin settings forever (Nextcloud does not push changes to ExApps)."""
-    nc: AsyncNextcloudApp | None = None
+async def refresh_admin_settings(live: LiveSettings, idle_interval: float) -> None:
+    """Re-read the admin settings when nothing else did for ``idle_interval`` seconds (Nextcloud does not push
+    changes to ExApps). While the ExApp is busy the busy paths keep them fresh (:meth:`LiveSettings.fresh`), and
+    this loop then sends nothing."""
     while True:
-        try:
-            nc = nc or AsyncNextcloudApp()
-            await live.refresh(nc)
-        except Exception as exc:
-            # Before registration or while Nextcloud is away this fails; the last values stay in force.
-            log.debug("Admin settings not refreshed: %s", exc)
-            nc = None  # a fresh client re-reads the capabilities next time
-        await anyio.sleep(interval)
+        await live.fresh(idle_interval)
+        await anyio.sleep(max(0.1, idle_interval - live.age()))
 
 
 async def report_initialised() -> None:

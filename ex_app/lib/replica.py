@@ -125,7 +125,7 @@ async def serve(settings: Settings, gateway_factory: GatewayFactory = NextcloudG
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, tg.cancel_scope)
             # The admin settings (concurrency, limits, offered targets) apply to replicas as to the ExApp.
-            tg.start_soon(refresh_admin_settings, live, settings.settings_refresh_seconds)
+            tg.start_soon(refresh_admin_settings, live, settings.settings_idle_refresh_seconds)
             tg.start_soon(nclog.forward_to_nextcloud, to_nextcloud)
             await worker.run()
     finally:

@@ -106,7 +106,12 @@ class Settings(BaseSettings):
     )
     outage_probe_seconds: float = Field(2.0, gt=0, le=600, description="first wait between probes of a down Nextcloud")
     outage_probe_max_seconds: float = Field(60.0, gt=0, le=3600, description="longest wait between those probes")
-    settings_refresh_seconds: float = Field(10.0, gt=0, le=3600, description="how often admin settings are re-read")
+    settings_refresh_seconds: float = Field(
+        10.0, gt=0, le=3600, description="while busy: admin settings older than this are re-read before use"
+    )
+    settings_idle_refresh_seconds: float = Field(
+        300.0, gt=0, le=86400, description="while idle: how often admin settings are re-read"
+    )
     log_level: str = Field("INFO")
 
     @field_validator("log_level")

@@ -22,7 +22,7 @@ ALL_TARGETS = json.dumps({target: True for target in TARGETS})
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """The ExApp re-reads its settings every half second in tests; give it a moment."""
+    """Settings are re-read when they matter and older than half a second in tests; give it a moment."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -49,13 +49,20 @@ def admin_settings(nextcloud: NextcloudTarget, exapp: ExAppProcess) -> Iterator[
     }
     for field in changed:
         nextcloud.set_admin_setting(FORM_ID, field, defaults.get(field, 0))
-    eventually(lambda: our_actions(nextcloud) == ["Convert into…"])
+    eventually(lambda: admin_looks(nextcloud) == ["Convert into…"])
 
 
 def our_actions(nextcloud: NextcloudTarget) -> list[str]:
     """Our Files entries as the menu shows them: by ``order`` (a real AppAPI lists them by name)."""
     ours = [a for a in nextcloud.file_actions("alice") if a["appid"] == APP_ID]
     return [a["display_name"] for a in sorted(ours, key=lambda a: int(a["order"]))]
+
+
+def admin_looks(nextcloud: NextcloudTarget) -> list[str]:
+    """The admin opens the status (a moment the settings matter, so the ExApp re-reads them), then the Files
+    menu. An idle ExApp does not poll Nextcloud for its settings (admin_settings.py, "the rule")."""
+    admin_status(nextcloud)
+    return our_actions(nextcloud)
 
 
 def admin_status(nextcloud: NextcloudTarget) -> dict:
@@ -68,14 +75,14 @@ def test_quick_entries_follow_the_admins_choice_and_only_for_offered_conversions
     nextcloud: NextcloudTarget, admin_settings, tmp_path: Path
 ):
     admin_settings("quick_targets", json.dumps({"mp4": True, "mp3": True, "webm": False}))
-    eventually(lambda: our_actions(nextcloud) == ["Convert into…", "Convert into MP4", "Extract audio (MP3)"])
+    eventually(lambda: admin_looks(nextcloud) == ["Convert into…", "Convert into MP4", "Extract audio (MP3)"])
     actions = {a["name"]: a for a in nextcloud.file_actions("alice") if a["appid"] == APP_ID}
     assert actions["vcfm_mp4"]["mime"] == "video" and actions["vcfm_mp3"]["mime"] == "video,audio"
     assert actions["vcfm_mp4"]["action_handler"] == "api/actions/mp4"
 
     # A quick entry for a conversion the admin no longer offers disappears with it.
     admin_settings("targets", json.dumps({target: target == "mp4" for target in TARGETS}))
-    eventually(lambda: our_actions(nextcloud) == ["Convert into…", "Convert into MP4"])
+    eventually(lambda: admin_looks(nextcloud) == ["Convert into…", "Convert into MP4"])
 
 
 def test_turning_a_conversion_off_refuses_it(nextcloud: NextcloudTarget, admin_settings, tmp_path: Path):
@@ -189,3 +196,29 @@ def test_errors_also_reach_the_nextcloud_log(nextcloud: NextcloudTarget, exapp: 
     eventually(logged)
     entry = next(e for e in nextcloud.faults.nextcloud_log() if f"Job #{job_id} failed" in e["message"])
     assert f"job={job_id} user=alice" in entry["message"]
+
+
+def test_an_idle_exapp_sends_nextcloud_nothing_and_a_change_still_applies_to_the_next_job(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess, admin_settings, tmp_path: Path
+):
+    nextcloud.faults  # noqa: B018 - the request log needs the stand-in (skips on a real server)
+    folder = new_folder(nextcloud, "alice")
+    nextcloud.upload("alice", f"{folder}/long.mp4", make_video(tmp_path / "long.mp4", seconds=65, size="160x120"))
+    deadline = time.monotonic() + 120
+    while (queue := admin_status(nextcloud)["queue"])["pending"] or queue["processing"]:
+        assert time.monotonic() < deadline, f"earlier tests' jobs did not finish: {queue}"
+        time.sleep(0.5)
+
+    # Ten times the worker's poll and the settings' busy age in this suite: the old timer read them ten times.
+    since = max(r["seq"] for r in nextcloud.faults.requests())
+    time.sleep(5)
+    assert [(r["method"], r["path"]) for r in nextcloud.faults.requests(since) if r["ex_app_id"] == APP_ID] == []
+
+    # What the settings page sends reaches only Nextcloud; the next job still runs under the new value.
+    admin_settings("max_input_minutes", 1)
+    job_id = trigger(nextcloud, "alice", "mkv", [action_entry(nextcloud, "alice", f"{folder}/long.mp4")])["jobs"][0][
+        "job_id"
+    ]
+    job = wait_job(nextcloud, "alice", job_id)
+    assert job["status"] == "failed"
+    assert job["error_message"] == "The video is longer than the 1-minute limit set by your administrator"

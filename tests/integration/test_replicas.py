@@ -151,7 +151,10 @@ def test_a_worker_only_replica_converts_beside_the_exapp_and_stops_a_job_cancell
     nextcloud: NextcloudTarget, on_postgres, long_clip: Path, tmp_path: Path
 ):
     app, make_worker = on_postgres(VCFM_CONCURRENCY="1")
-    replica = make_worker(VCFM_WORKER_NAME="replica-1", VCFM_CONCURRENCY="1").start()
+    # Idle, a worker re-reads the admin settings every VCFM_SETTINGS_IDLE_REFRESH_SECONDS (5 minutes by default).
+    replica = make_worker(
+        VCFM_WORKER_NAME="replica-1", VCFM_CONCURRENCY="1", VCFM_SETTINGS_IDLE_REFRESH_SECONDS="1"
+    ).start()
     folder = new_folder(nextcloud, "alice")
     clip = make_video(tmp_path / "clip.mp4", seconds=3)
     names = [f"v{n}.mp4" for n in range(6)]

@@ -1,8 +1,11 @@
+import time
 from dataclasses import replace
 
+import anyio
 import pytest
 
 from ex_app.lib.admin_settings import FORM_ID, AdminSettings, LiveSettings, parse_targets
+from ex_app.lib.lifecycle import refresh_admin_settings
 from ex_app.lib.media import TARGETS
 from ex_app.lib.settings import Settings
 
@@ -136,3 +139,67 @@ def test_the_fallback_folder_comes_from_the_environment_and_the_form_and_stays_i
     assert problems == ["fallback_folder: '../../etc' must be a plain folder path inside the user's files"]
     with pytest.raises(ValueError, match="must name a folder"):
         Settings(fallback_folder=" / ")
+
+
+class StoredSettings(LiveSettings):
+    """Admin settings read from a dict instead of Nextcloud's appconfig_ex; counts the reads."""
+
+    def __init__(self, settings: Settings, fail: bool = False) -> None:
+        super().__init__(settings)
+        self.stored: dict[str, str] = {}
+        self.reads = 0
+        self.fail = fail
+
+    async def refresh(self, nc=None) -> bool:
+        self.reads += 1
+        await anyio.sleep(0.01)  # a request takes a while: callers arriving meanwhile must share it
+        if self.fail:
+            raise OSError("Nextcloud is away")
+        self._read_at = time.monotonic()
+        return await self.apply(self.defaults.with_values(self.stored)[0])
+
+
+@pytest.mark.anyio
+async def test_settings_are_re_read_only_when_older_than_the_busy_age_and_callers_share_one_read():
+    live = StoredSettings(Settings(settings_refresh_seconds=0.2))
+    live.stored["concurrency"] = "5"
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(live.fresh)
+    assert (live.reads, live.current.concurrency) == (1, 5)
+
+    live.stored["concurrency"] = "3"
+    assert (await live.fresh()).concurrency == 5 and live.reads == 1  # read moments ago: still in force
+    await anyio.sleep(0.25)
+    assert (await live.fresh()).concurrency == 3 and live.reads == 2
+
+
+@pytest.mark.anyio
+async def test_when_nextcloud_cannot_be_read_the_last_values_stay_and_the_next_try_waits():
+    live = StoredSettings(Settings(settings_refresh_seconds=0.2), fail=True)
+    assert await live.fresh() == live.defaults
+    assert await live.fresh() == live.defaults
+    assert live.reads == 1
+    await anyio.sleep(0.25)
+    await live.fresh()
+    assert live.reads == 2
+
+
+@pytest.mark.anyio
+async def test_the_idle_loop_reads_only_when_nothing_else_did_for_its_interval():
+    live = StoredSettings(Settings())
+    with anyio.move_on_after(0.55):
+        await refresh_admin_settings(live, 0.2)
+    assert live.reads == 3  # at 0, 0.2 and 0.4 s
+    live.reads, busy = 0, 0
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(refresh_admin_settings, live, 0.2)
+        await anyio.sleep(0.05)
+        for _ in range(10):  # a busy path keeps the values at most 0.05 s old: the idle loop has nothing to add
+            before = live.reads
+            await live.fresh(0.05)
+            busy += live.reads - before
+            await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    assert busy >= 5
+    assert live.reads == busy  # (the values were fresh from the first part when the idle loop started)

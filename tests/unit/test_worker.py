@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
+import anyio
 import pytest
 
 from ex_app.lib.jobs import JobStatus, JobStore, NewJob
 from ex_app.lib.settings import Settings
 from ex_app.lib.worker import Worker
+from tests.unit.test_admin_settings import StoredSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -80,3 +82,50 @@ async def test_the_worker_caps_one_users_running_jobs_at_half_of_all_workers_pla
     await worker._maintain_once()
     assert worker.workers_alive == 2
     assert [await worker._claim() is not None for _ in range(3)] == [True, True, False]
+
+
+async def test_idle_polls_read_no_settings_and_each_job_starts_with_the_latest_ones(store: JobStore, tmp_path: Path):
+    settings = Settings(
+        APP_PERSISTENT_STORAGE=str(tmp_path), poll_seconds=0.05, settings_refresh_seconds=0.01, lease_seconds=30
+    )
+    live = StoredSettings(settings)
+    polls: list[int] = []
+    started: list[tuple[int, int]] = []  # (job id, max_input_minutes in force when it started)
+
+    class Watched(Worker):
+        async def _claim(self):
+            polls.append(live.reads)
+            return await super()._claim()
+
+        async def _run_job(self, job, slot):
+            started.append((job.id, live.current.max_input_minutes))
+            await super()._run_job(job, slot)
+
+    async def claimed(job_id: int) -> None:
+        for _ in range(500):
+            if (await store.get(job_id)).status is not JobStatus.PENDING:
+                return
+            await anyio.sleep(0.02)
+        raise AssertionError(f"job #{job_id} was never claimed")
+
+    worker = Watched(store, settings, RecordingGateway, live)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker.run)
+        for _ in range(200):
+            if len(polls) >= 6:  # polls of an empty queue ...
+                break
+            await anyio.sleep(0.05)
+        assert live.reads == 1  # ... and one read, at the start
+
+        # Work queued by another process, found by a poll.
+        live.stored["max_input_minutes"] = "1"
+        (first,) = await store.create_many([NewJob(user_id="alice", file_id=1, source_path="/a.mov", target="mp4")])
+        await claimed(first.id)
+        await anyio.sleep(0.3)
+        # Work created in this process, which wakes the worker.
+        live.stored["max_input_minutes"] = "2"
+        (second,) = await store.create_many([NewJob(user_id="alice", file_id=2, source_path="/b.mov", target="mp4")])
+        worker.wake()
+        await claimed(second.id)
+        tg.cancel_scope.cancel()
+    assert started == [(first.id, 1), (second.id, 2)]

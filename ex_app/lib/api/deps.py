@@ -60,12 +60,13 @@ async def _admin(request: Request) -> str:
 
 
 async def _limits(request: Request) -> AdminSettings:
-    return request.app.state.live.current
+    # Jobs are being created or chosen: the admin's latest values must apply (re-read when some seconds old).
+    return await request.app.state.live.fresh()
 
 
-async def _unfinished(request: Request) -> int:
+async def _unfinished(request: Request, limits: Annotated[AdminSettings, Depends(_limits)]) -> int:
     """The caller's pending + processing jobs, counted only when a per-user limit is set."""
-    if not request.app.state.live.current.max_jobs_per_user:
+    if not limits.max_jobs_per_user:
         return 0
     return await request.app.state.store.unfinished_count(_caller(request))
 

@@ -105,6 +105,9 @@ class Worker:
         self._reachable = anyio.Event()  # set while Nextcloud answers: the claim loop waits on it
         self._reachable.set()
         self._went_down = anyio.Event()  # wakes the probe loop
+        # True after a poll that found nothing and nobody woke us: the next claim is an idle poll, which must not
+        # cost Nextcloud a settings read (admin_settings.py, "the rule").
+        self._idle_poll = False
         # A CapacityLimiter, not a Semaphore: the admin may change the number of slots while jobs run.
         self.slots = anyio.CapacityLimiter(self.live.current.concurrency)
         self.live.on_change(self._settings_changed)
@@ -139,11 +142,17 @@ class Worker:
                     await self._reachable.wait()
                     slot = object()  # the job's task releases it, so the slot is borrowed on its behalf
                     await self.slots.acquire_on_behalf_of(slot)
+                    if not self._idle_poll or self.running:
+                        await self.live.fresh()  # busy: the claim's limits must be the admin's latest
                     job = await self._claim()
                     if job is None:
                         self.slots.release_on_behalf_of(slot)
                         await self._idle()
                         continue
+                    if self._idle_poll:
+                        # Work found by a poll (queued by another process): its limits must be current too.
+                        self._idle_poll = False
+                        await self.live.fresh()
                     tg.start_soon(self._run_job, job, slot)
         finally:
             log.info("Video conversion worker stopped")
@@ -215,6 +224,7 @@ class Worker:
     async def _idle(self) -> None:
         with anyio.move_on_after(self.settings.poll_seconds):
             await self._wake.wait()
+        self._idle_poll = not self._wake.is_set()
         self._wake = anyio.Event()
 
     async def _maintenance_loop(self) -> None:

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[require_ad
 async def status(store: Store, settings: AppSettings, request: Request) -> dict:
     """What ``video-converter-fm status`` prints: workers, queue, running jobs, ffmpeg, disk, database."""
     report = (await collect_status(store, settings)).to_dict()
-    limits = asdict(request.app.state.live.current)
+    limits = asdict(await request.app.state.live.fresh())  # an admin looking is a moment the values matter
     limits["targets"] = sorted(limits["targets"])
     report["admin_settings"] = limits
     return report
