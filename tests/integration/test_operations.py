@@ -132,6 +132,8 @@ def test_size_and_per_user_limits_are_enforced_when_jobs_are_created(
     too_big = nextcloud.proxy("alice", "POST", "api/jobs", json={"path": f"{folder}/big.mp4", "target": "mkv"})
     assert too_big.status_code == 413 and too_big.json()["error"] == "big.mp4 is larger than the 1 MB limit"
 
+    # small.mp4's job must be done before alice's one allowed unfinished job is counted.
+    assert wait_job(nextcloud, "alice", result["jobs"][0]["job_id"])["status"] == "completed"
     admin_settings("max_jobs_per_user", 1)
     eventually(lambda: admin_status(nextcloud)["admin_settings"]["max_jobs_per_user"] == 1)
     slow = make_video(tmp_path / "slow.mp4", seconds=20)
