@@ -72,8 +72,8 @@ def find(driver: Any, selector: str) -> list[Any]:
 
 
 def top(driver: Any) -> None:
-    """Scroll back to the top (the page scrolls inside its own element in Nextcloud, the window in the stand-in)."""
-    driver.execute_script(f"window.scrollTo(0, 0); document.getElementById('{APP_ID}-app')?.scrollTo(0, 0)")
+    """Scroll back to the top, whichever element scrolls (one inside Nextcloud's layout, the window in the stand-in)."""
+    driver.execute_script(f"document.querySelector('#{APP_ID}-app .conversions')?.scrollIntoView({{block: 'start'}})")
 
 
 def radio(driver: Any, test_id: str) -> tuple[Any, Any]:
