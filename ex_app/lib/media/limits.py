@@ -30,10 +30,12 @@ FALLBACK_FPS = 25.0
 MIN_TIME_LIMIT = 600.0
 """Seconds any conversion may take, however short: start-up, a busy server, a slow disk."""
 
-REALTIME_FACTOR = {"libx265": 40.0, "libvpx-vp9": 40.0, "libx264": 10.0, "gif": 10.0, "mpeg4": 5.0}
-"""Wall-clock seconds per second of 1080p video the encoder may take: several times what a small two-core
-server needs (x265 "medium" and VP9 "good" manage about 0.3 x real time there, x264 "medium" about 1 x)."""
-COPY_FACTOR = 2.0
+REALTIME_FACTOR = {"libx265": 80.0, "libvpx-vp9": 80.0, "libx264": 30.0, "gif": 30.0, "mpeg4": 15.0}
+"""Wall-clock seconds per second of 1080p video the encoder may take. Measured on a busy two-core machine,
+1080p25: x265 "medium" about 9 s per second of video, VP9 "good" about 7 s, x264 "medium" about 5 s; the
+factors leave room for two conversions sharing such a machine. The limit is for runaway work, not a quota:
+the admin's maximum caps long videos."""
+COPY_FACTOR = 5.0
 """For copied video and audio-only targets: reading and writing, plus an audio encoder."""
 
 MIN_OUTPUT_BYTES = 256 * 1024 * 1024

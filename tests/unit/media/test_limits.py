@@ -84,17 +84,17 @@ def test_audio_only_and_sizeless_streams_are_not_judged() -> None:
 def test_the_time_limit_grows_with_duration_encoder_and_picture_size() -> None:
     hd, uhd = video(1920, 1080, 60.0), video(3840, 2160, 60.0)
     mp4, hevc = get_target("mp4"), get_target("mp4_hevc")
-    assert encode_time_limit(make_plan(mp4, hd), hd) == MIN_TIME_LIMIT + 60 * 10
-    assert encode_time_limit(make_plan(hevc, hd), hd) == MIN_TIME_LIMIT + 60 * 40
-    assert encode_time_limit(make_plan(hevc, uhd), uhd) == MIN_TIME_LIMIT + 60 * 40 * 4
-    assert encode_time_limit(make_plan(get_target("mp3"), hd), hd) == MIN_TIME_LIMIT + 60 * 2
+    assert encode_time_limit(make_plan(mp4, hd), hd) == MIN_TIME_LIMIT + 60 * 30
+    assert encode_time_limit(make_plan(hevc, hd), hd) == MIN_TIME_LIMIT + 60 * 80
+    assert encode_time_limit(make_plan(hevc, uhd), uhd) == MIN_TIME_LIMIT + 60 * 80 * 4
+    assert encode_time_limit(make_plan(get_target("mp3"), hd), hd) == MIN_TIME_LIMIT + 60 * 5
 
 
 def test_the_admins_maximum_caps_the_time_limit() -> None:
     long = video(1920, 1080, 7200.0)
     plan = make_plan(get_target("mp4_hevc"), long)
     assert encode_time_limit(plan, long, max_minutes=60) == 3600
-    assert encode_time_limit(plan, long, max_minutes=0) == MIN_TIME_LIMIT + 7200 * 40
+    assert encode_time_limit(plan, long, max_minutes=0) == MIN_TIME_LIMIT + 7200 * 80
 
 
 def test_without_a_duration_only_the_admins_maximum_holds() -> None:
