@@ -131,6 +131,9 @@ def test_size_and_per_user_limits_are_enforced_when_jobs_are_created(
     ]
     too_big = nextcloud.proxy("alice", "POST", "api/jobs", json={"path": f"{folder}/big.mp4", "target": "mkv"})
     assert too_big.status_code == 413 and too_big.json()["error"] == "big.mp4 is larger than the 1 MB limit"
+    # Finished before the per-user limit of 1 is set, so that the limit counts only the jobs made below (ffmpeg
+    # runs at a lower priority: on a busy machine this small job can still be running).
+    assert wait_job(nextcloud, "alice", result["jobs"][0]["job_id"])["status"] == "completed"
 
     # small.mp4's job must be done before alice's one allowed unfinished job is counted.
     assert wait_job(nextcloud, "alice", result["jobs"][0]["job_id"])["status"] == "completed"
