@@ -12,6 +12,7 @@ a lease that runs out means the worker died, and :meth:`JobStore.reap_expired` h
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -45,7 +46,7 @@ from ex_app.lib.i18n import Message, _, stored
 
 from .db import IMMEDIATE, create_engine, create_sqlite_sync_engine, upgrade_database
 from .identity import NameLock
-from .models import ACTIVE, FINISHED, JobStatus, as_utc, jobs_table, outbox_table, utc_now, workers_table
+from .models import ACTIVE, FINISHED, JobStatus, UTCDateTime, as_utc, jobs_table, outbox_table, utc_now, workers_table
 from .records import JobRecord, NewJob, OutboxRecord, WorkerRecord
 
 J = jobs_table.c
@@ -101,6 +102,31 @@ def _now(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now!r}: pass an aware datetime (UTC)")
     return now.astimezone(UTC)
+
+
+@functools.cache
+def _sqlite_claim(*, with_cap: bool) -> Any:
+    """The SQLite claim statement, built once (with parameters ``now``, ``cap``, ``worker_id`` and
+    ``lease_expires_at``): building it took more Python time than SQLite took to run it."""
+    now = bindparam("now", type_=UTCDateTime)
+    cap = bindparam("cap") if with_cap else None
+    first_user = JobStore._fair_order(now, cap).limit(1).scalar_subquery()  # type: ignore[arg-type]
+    values = _claim_values(bindparam("worker_id"), bindparam("lease_expires_at", type_=UTCDateTime), now)
+    return JobStore._claim_for(first_user, now, None, values)  # type: ignore[arg-type]
+
+
+def _claim_values(worker_id: Any, lease_expires_at: Any, now: Any) -> dict[str, Any]:
+    """What a claim writes into the job (values or bound parameters)."""
+    return {
+        "status": JobStatus.PROCESSING.value,
+        "lease_owner": worker_id,
+        "lease_expires_at": lease_expires_at,
+        "started_at": now,
+        "progress": 0.0,
+        "error_message": None,
+        "error_ref": None,
+        "updated_at": now,
+    }
 
 
 def _in_transaction(engine: Engine, work: Callable[[Connection], _T]) -> _T:
@@ -384,22 +410,13 @@ class JobStore:
         """
         now = _now(now)
         cap = max_running_per_user or None
-        values = {
-            "status": JobStatus.PROCESSING.value,
-            "lease_owner": worker_id,
-            "lease_expires_at": now + timedelta(seconds=lease_seconds),
-            "started_at": now,
-            "progress": 0.0,
-            "error_message": None,
-            "error_ref": None,
-            "updated_at": now,
-        }
+        values = _claim_values(worker_id, now + timedelta(seconds=lease_seconds), now)
         if self._dialect != "postgresql":
             # SQLite: one statement, inside a transaction that holds the database's write lock from the start
             # (BEGIN IMMEDIATE), so choosing the user and taking the job is atomic and the cap exact.
-            first_user = self._fair_order(now, cap).limit(1).scalar_subquery()
-            statement = self._claim_for(first_user, now, None, values)
-            row = await self._write(lambda conn: conn.execute(statement).mappings().first())
+            statement = _sqlite_claim(with_cap=cap is not None)
+            params = {"now": now, "cap": cap, "worker_id": worker_id, "lease_expires_at": values["lease_expires_at"]}
+            row = await self._write(lambda conn: conn.execute(statement, params).mappings().first())
             return JobRecord.from_row(row) if row is not None else None
         # PostgreSQL: claimers run side by side. Each claims for a user only while holding that user's advisory
         # lock, and re-counts the user's running jobs under it (READ COMMITTED: a statement sees every claim
