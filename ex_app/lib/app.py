@@ -27,7 +27,7 @@ from .api.auth import AdminCheck, AppAPIAuth
 from .api.routes import router
 from .chooser import ProbeCache
 from .errors import ConverterError, InvalidRequest, JobError, NextcloudUnavailable, PermissionDenied, SourceGone
-from .i18n import _
+from .i18n import _, language_from_header
 from .jobs import JobStore
 from .lifecycle import follow_offered_targets, make_enabled_handler, refresh_admin_settings, report_initialised
 from .logs import configure_logging
@@ -126,8 +126,10 @@ def http_status(exc: ConverterError) -> int:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConverterError)
-    async def ours(_: Request, exc: ConverterError) -> JSONResponse:
-        return JSONResponse({"error": exc.user_message}, status_code=http_status(exc))
+    async def ours(request: Request, exc: ConverterError) -> JSONResponse:
+        # In the caller's language: the page shows these sentences as they come.
+        language = language_from_header(request.headers.get("accept-language"))
+        return JSONResponse({"error": exc.user_message.render(language)}, status_code=http_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:

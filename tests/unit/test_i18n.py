@@ -40,3 +40,35 @@ def test_a_message_whose_parameters_do_not_fit_is_shown_as_its_template_never_ra
     from ex_app.lib.i18n import Message
 
     assert Message("Conversion failed: {file}", other="x").render("fr") == "Conversion failed: {file}"
+
+
+def test_what_was_being_done_is_translated_inside_a_nextcloud_error():
+    from nc_py_api import NextcloudException
+
+    from ex_app.lib.errors import PermissionDenied
+    from ex_app.lib.i18n import _
+    from ex_app.lib.nextcloud.gateway import mapped_errors
+
+    try:
+        with mapped_errors(_("uploading the result")):
+            raise NextcloudException(403, reason="Forbidden")
+    except PermissionDenied as exc:
+        assert exc.user_message == "uploading the result: Nextcloud refused access (403)"
+        assert exc.user_message.render("fr") == "envoi du résultat : Nextcloud a refusé l'accès (403)"
+    else:  # pragma: no cover
+        raise AssertionError("no error")
+
+
+def test_an_api_refusal_names_the_jobs_status_in_the_readers_language():
+    from ex_app.lib.jobs import JobStatus
+    from ex_app.lib.jobs.store import STATUS_WORDS, JobStore
+
+    assert set(STATUS_WORDS) == set(JobStatus)
+    refusal = JobStore._refusal(7, _record(JobStatus.PROCESSING), "Job {id} is {status}; cancel it before deleting it")
+    assert refusal.user_message.render("de") == "Auftrag 7 ist in Arbeit; brechen Sie ihn ab, bevor Sie ihn löschen"
+
+
+def _record(status):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(status=status)

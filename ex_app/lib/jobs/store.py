@@ -86,6 +86,16 @@ INTERRUPTED_MESSAGE = Message(_("The conversion was interrupted; it will be trie
 GAVE_UP_INTERRUPTED = _("The conversion was interrupted {count} times; giving up.")
 
 
+#: A job's status as a word in a sentence (an API error, say), marked for translation.
+STATUS_WORDS = {
+    JobStatus.PENDING: _("pending"),
+    JobStatus.PROCESSING: _("processing"),
+    JobStatus.COMPLETED: _("completed"),
+    JobStatus.FAILED: _("failed"),
+    JobStatus.CANCELLED: _("cancelled"),
+}
+
+
 def _error(message: str | None) -> dict[str, Any]:
     """The columns that keep a job's error: the English text, and its id and parameters when it has them."""
     if message is None:
@@ -833,7 +843,7 @@ class JobStore:
             if row is not None:
                 return JobRecord.from_row(row)
             current = await self._get(conn, job_id, user_id)
-        raise self._refusal(job_id, current, "already {status}")
+        raise self._refusal(job_id, current, _("Job {id} is already {status}"))
 
     async def retry(self, job_id: int, *, user_id: str | None = None, now: datetime | None = None) -> JobRecord:
         """Queue a failed or cancelled job again, as if new (attempts, error, times and output cleared).
@@ -867,7 +877,7 @@ class JobStore:
             if row is not None:
                 return JobRecord.from_row(row)
             current = await self._get(conn, job_id, user_id)
-        raise self._refusal(job_id, current, "{status}; only failed or cancelled jobs can be retried")
+        raise self._refusal(job_id, current, _("Job {id} is {status}; only failed or cancelled jobs can be retried"))
 
     async def delete(self, job_id: int, *, user_id: str | None = None) -> None:
         """Delete a finished job. ``NotFound`` if it does not exist or is not ``user_id``'s; ``Conflict`` while
@@ -879,7 +889,7 @@ class JobStore:
             if (await conn.execute(statement)).first() is not None:
                 return
             current = await self._get(conn, job_id, user_id)
-        raise self._refusal(job_id, current, "{status}; cancel it before deleting it")
+        raise self._refusal(job_id, current, _("Job {id} is {status}; cancel it before deleting it"))
 
     # -- housekeeping --------------------------------------------------------------------------------------
 
@@ -959,5 +969,5 @@ class JobStore:
     @staticmethod
     def _refusal(job_id: int, current: JobRecord | None, reason: str) -> NotFound | Conflict:
         if current is None:
-            return NotFound(f"Job {job_id} not found")
-        return Conflict(f"Job {job_id} is " + reason.format(status=current.status.value))
+            return NotFound(_("Job {id} not found"), id=job_id)
+        return Conflict(reason, id=job_id, status=Message(STATUS_WORDS[current.status]))

@@ -9,7 +9,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from ..i18n import _
+from ..i18n import Message, _
 
 
 class LineBuffer:
@@ -93,7 +93,7 @@ NOT_ACCEPTED = _(
 OUT_OF_MEMORY = _(
     "Converting this video needed more memory than the converter may use; a smaller picture size may work."
 )
-INVALID_DATA = (
+INVALID_DATA = _(
     "This file is not a video or audio file FFmpeg can read, or it is damaged "
     "(Invalid data found when processing input)."
 )
@@ -110,28 +110,30 @@ KNOWN_FAILURES: tuple[tuple[str, str], ...] = (
     # The MP4 index is written last, so a cut-off MP4 has none. (A file that is not an MP4 at all but is
     # named like one gets the same message from FFmpeg; explain_failure tells them apart by the file's start.)
     ("moov atom not found", TRUNCATED),
-    ("No space left on device", "The server ran out of disk space while converting this file."),
+    ("No space left on device", _("The server ran out of disk space while converting this file.")),
     # Allocations refused by the memory ceiling (_process.ProcessLimits): FFmpeg's, x265's and libvpx's words.
     ("Cannot allocate memory", OUT_OF_MEMORY),
     ("malloc of size", OUT_OF_MEMORY),
     ("Failed to allocate", OUT_OF_MEMORY),
     ("Invalid data found when processing input", INVALID_DATA),
-    ("No such file or directory", "The file to convert could not be found on the server."),
-    ("Permission denied", "The server was not allowed to read or write this file."),
-    ("Decoder (codec", "This file uses a format that FFmpeg on this server cannot decode."),
-    ("no decoder found", "This file uses a format that FFmpeg on this server cannot decode."),
-    ("Could not find codec parameters", "FFmpeg could not work out the format of a track in this file."),
+    ("No such file or directory", _("The file to convert could not be found on the server.")),
+    ("Permission denied", _("The server was not allowed to read or write this file.")),
+    ("Decoder (codec", _("This file uses a format that FFmpeg on this server cannot decode.")),
+    ("no decoder found", _("This file uses a format that FFmpeg on this server cannot decode.")),
+    ("Could not find codec parameters", _("FFmpeg could not work out the format of a track in this file.")),
     (
         "codec not currently supported in container",
-        "A track in this file cannot be stored in the chosen format; try converting into MKV or MP4 instead.",
+        _("A track in this file cannot be stored in the chosen format; try converting into MKV or MP4 instead."),
     ),
-    ("does not contain any stream", "This file has no track that can be converted."),
+    ("does not contain any stream", _("This file has no track that can be converted.")),
     (
         "Error while opening encoder",
-        "FFmpeg could not set up the encoder for this file (its picture size, frame rate or sample rate may be "
-        "unusual).",
+        _(
+            "FFmpeg could not set up the encoder for this file (its picture size, frame rate or sample rate may be "
+            "unusual)."
+        ),
     ),
-    ("Too many packets buffered", "The tracks in this file are badly interleaved; FFmpeg could not convert it."),
+    ("Too many packets buffered", _("The tracks in this file are badly interleaved; FFmpeg could not convert it.")),
 )
 
 # Lines that never explain anything on their own.
@@ -199,10 +201,13 @@ def explain_failure(
         detail = "; ".join(meaningful[-2:])
         if len(detail) > _MAX_MESSAGE:
             detail = detail[: _MAX_MESSAGE - 1] + "…"
-        return f"FFmpeg could not convert this file: {detail}"
+        return Message(_("FFmpeg could not convert this file: {detail}"), detail=detail)
     if returncode is not None and returncode < 0:
-        return f"FFmpeg was stopped by the system (signal {-returncode}), perhaps because the server ran out of memory."
-    return "FFmpeg stopped with an error but did not say why."
+        return Message(
+            _("FFmpeg was stopped by the system (signal {signal}), perhaps because the server ran out of memory."),
+            signal=-returncode,
+        )
+    return _("FFmpeg stopped with an error but did not say why.")
 
 
 def _meaningful(lines: Sequence[str], paths: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import MediaError, UnsupportedInput
+from ..i18n import _
 from ._process import input_options, input_url
 from .plan import AudioPlan, Plan, make_plan
 from .probe import MediaInfo
@@ -34,7 +35,7 @@ def check_compatible(target: Target, info: MediaInfo) -> None:
     encoder is started.
     """
     if not info.video and not info.audio and not info.subtitles:
-        raise MediaError("This file contains no video or audio track that FFmpeg can read.")
+        raise MediaError(_("This file contains no video or audio track that FFmpeg can read."))
     if target.kind == "video" and info.main_video is None:
         raise UnsupportedInput(
             f"This file has no video track, so it cannot be converted to {target.name}. Try 'Extract audio'."
@@ -45,7 +46,7 @@ def check_compatible(target: Target, info: MediaInfo) -> None:
     main = info.main_video if target.kind == "video" else info.main_audio
     if main is not None and main.codec == "unknown":
         kind = "video" if target.kind == "video" else "audio"
-        raise MediaError(f"This file's {kind} track is in a format FFmpeg cannot decode.")
+        raise MediaError(_("This file's {kind} track is in a format FFmpeg cannot decode."), kind=kind)
 
 
 def build_command(

@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 
 from ..errors import MediaError
+from ..i18n import _
 from ._process import ProcessLimits, collect_output, input_options, input_url, stop_process
 from ._stderr import EMPTY_FILE, EXTERNAL_REFERENCE, explain_failure
 
@@ -204,7 +205,9 @@ async def probe(
             limits.wrap(cmd), stdin=DEVNULL, stdout=PIPE, stderr=PIPE, env=limits.environment()
         )
     except OSError as exc:
-        raise MediaError(f"The media analyser could not be started ({exc.strerror or exc}).") from exc
+        raise MediaError(
+            _("The media analyser could not be started ({reason})."), reason=exc.strerror or str(exc)
+        ) from exc
     try:
         with anyio.move_on_after(PROBE_TIME_LIMIT) as scope:
             stdout, stderr = await collect_output(process)
@@ -212,7 +215,7 @@ async def probe(
     finally:
         await stop_process(process)
     if scope.cancelled_caught:
-        raise MediaError("Reading this file's details took too long; the file may be damaged.")
+        raise MediaError(_("Reading this file's details took too long; the file may be damaged."))
     stderr_text = stderr.decode("utf-8", "replace")
     errors: list[str] = []
     for line in stderr_text.splitlines():
@@ -232,7 +235,7 @@ async def probe(
     try:
         data = json.loads(stdout)
     except ValueError as exc:
-        raise MediaError("The media analyser gave an answer that could not be read.", stderr_text[-8192:]) from exc
+        raise MediaError(_("The media analyser gave an answer that could not be read."), stderr_text[-8192:]) from exc
     return parse_ffprobe(data)
 
 

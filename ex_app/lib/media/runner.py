@@ -78,7 +78,7 @@ async def run_ffmpeg(
             limits.wrap(cmd), stdin=DEVNULL, stdout=PIPE, stderr=PIPE, env=limits.environment()
         )
     except OSError as exc:
-        raise MediaError(f"FFmpeg could not be started ({exc.strerror or exc}).") from exc
+        raise MediaError(_("FFmpeg could not be started ({reason})."), reason=exc.strerror or str(exc)) from exc
 
     async def drain_stderr() -> None:
         assert process.stderr is not None

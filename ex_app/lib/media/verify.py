@@ -7,6 +7,7 @@ probes the output and refuses one that is clearly not what the user asked for.
 from __future__ import annotations
 
 from ..errors import MediaError
+from ..i18n import _
 from .plan import Plan
 from .probe import MediaInfo
 from .targets import Target
@@ -19,17 +20,21 @@ def verify_output(source: MediaInfo, output: MediaInfo, target: Target, plan: Pl
     """Raise :class:`MediaError` when ``output`` is clearly broken: a track the plan kept is missing, or it
     lasts less than 90 % of :attr:`Plan.expected_duration` (the source's, or the target's cap)."""
     if target.kind == "video" and not output.video:
-        raise MediaError("The converted file has no picture; the original may be damaged.")
+        raise MediaError(_("The converted file has no picture; the original may be damaged."))
     if plan.audio and not output.audio:
-        raise MediaError("The converted file has no sound; the original may be damaged.")
+        raise MediaError(_("The converted file has no sound; the original may be damaged."))
     expected = plan.expected_duration if plan.expected_duration is not None else source.duration
     if expected is None or expected <= 0:
         return
     actual = output.duration or 0.0
     if actual < expected * MIN_DURATION_RATIO:
         raise MediaError(
-            f"The converted file lasts {_clock(actual)} instead of {_clock(expected)}; "
-            "the original is probably damaged or incomplete."
+            _(
+                "The converted file lasts {actual} instead of {expected}; "
+                "the original is probably damaged or incomplete."
+            ),
+            actual=_clock(actual),
+            expected=_clock(expected),
         )
 
 

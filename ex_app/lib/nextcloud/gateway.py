@@ -40,7 +40,7 @@ from ..errors import (
     ScratchFull,
     SourceGone,
 )
-from ..i18n import _
+from ..i18n import Message, _
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,11 @@ def in_maintenance(response: object) -> bool:
 
 @contextlib.contextmanager
 def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -> Iterator[None]:
-    """Turn nc_py_api / niquests failures inside the block into our exception tree."""
+    """Turn nc_py_api / niquests failures inside the block into our exception tree.
+
+    ``what`` says what was being done, as a ``_()``-marked phrase: it is shown (translated) in front of the error.
+    """
+    what = Message(what)
     try:
         yield
     except JobError:
@@ -158,9 +162,9 @@ def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -
     except NextcloudException as exc:
         code = exc.status_code
         if code == 404:
-            raise (missing() if missing else SourceGone(f"{what}: not found in Nextcloud")) from exc
+            raise (missing() if missing else SourceGone(_("{what}: not found in Nextcloud"), what=what)) from exc
         if code in (401, 403):
-            raise PermissionDenied(f"{what}: Nextcloud refused access ({code})") from exc
+            raise PermissionDenied(_("{what}: Nextcloud refused access ({code})"), what=what, code=code) from exc
         if code == 507:
             raise QuotaExceeded(QUOTA_FULL) from exc
         if in_maintenance(getattr(exc, "response", None)):
@@ -168,15 +172,15 @@ def mapped_errors(what: str, *, missing: Callable[[], JobError] | None = None) -
         if code in _OUTAGE_STATUSES:
             raise NextcloudOutage(_("{what}: Nextcloud answered {code}"), what=what, code=code) from exc
         if _is_transient_status(code):
-            raise NextcloudUnavailable(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
-        raise PermanentJobError(f"{what}: Nextcloud answered {code} {exc.reason}".rstrip()) from exc
+            raise NextcloudUnavailable(_("{what}: Nextcloud answered {code}"), what=what, code=code) from exc
+        raise PermanentJobError(_("{what}: Nextcloud answered {code}"), what=what, code=code) from exc
     except OSError as exc:  # niquests' ConnectionError and Timeout are OSErrors too
         if ScratchFull.caused(exc):
             # Our own disk, while writing what Nextcloud sent (a socket never fails with ENOSPC).
             raise ScratchFull(DISK_FULL) from exc
         raise NextcloudOutage(_("{what}: Nextcloud could not be reached"), what=what) from exc
     except niquests.exceptions.RequestException as exc:
-        raise NextcloudUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        raise NextcloudUnavailable(_("{what}: {problem}"), what=what, problem=f"{type(exc).__name__}: {exc}") from exc
 
 
 def candidate_names(stem: str, extension: str, limit: int = 1000) -> Iterator[str]:
@@ -204,7 +208,7 @@ class NextcloudGateway:
                 if _capabilities is not None and time.monotonic() - _capabilities[0] < CAPABILITIES_TTL:
                     session._capabilities = _capabilities[1]
                 else:
-                    with mapped_errors("connecting to Nextcloud"):
+                    with mapped_errors(_("connecting to Nextcloud")):
                         await session.update_server_info()
                     _capabilities = (time.monotonic(), session._capabilities)
             self._user_set = True
@@ -217,8 +221,8 @@ class NextcloudGateway:
     async def resolve(self, file_id: int) -> RemoteFile:
         """The file with this id as it is *now* (so a moved file is still found). SourceGone if deleted."""
         nc = await self._client()
-        gone = SourceGone("The source file no longer exists")
-        with mapped_errors("looking up the source file", missing=lambda: gone):
+        gone = SourceGone(_("The source file no longer exists"))
+        with mapped_errors(_("looking up the source file"), missing=lambda: gone):
             node = await nc.files.by_id(file_id)
         if node is None or node.is_dir:
             raise gone
@@ -228,7 +232,7 @@ class NextcloudGateway:
         """The file at ``path`` (relative to the user's root). NotFound-like SourceGone when missing."""
         nc = await self._client()
         gone = SourceGone(f"{path} does not exist in your files")
-        with mapped_errors("looking up the file", missing=lambda: gone):
+        with mapped_errors(_("looking up the file"), missing=lambda: gone):
             node = await nc.files.by_path(path)
         if node is None or node.is_dir:
             raise gone
@@ -240,7 +244,7 @@ class NextcloudGateway:
         Unlike :meth:`resolve` a folder is returned (``is_dir``), so a caller can say *why* it cannot be used.
         """
         nc = await self._client()
-        with mapped_errors("looking up a file", missing=lambda: SourceGone("The file no longer exists")):
+        with mapped_errors(_("looking up a file"), missing=lambda: SourceGone(_("The file no longer exists"))):
             node = await nc.files.by_id(file_id)
         return _remote_file(node) if node is not None else None
 
@@ -250,11 +254,11 @@ class NextcloudGateway:
         Enough for ffprobe to read most files' headers without fetching a big video in full.
         """
         nc = await self._client()
-        gone = SourceGone("The source file no longer exists")
+        gone = SourceGone(_("The source file no longer exists"))
         with dest.open("wb") as fp:
             head = _Head(fp, max_bytes)
             try:
-                with mapped_errors("reading the file", missing=lambda: gone):
+                with mapped_errors(_("reading the file"), missing=lambda: gone):
                     await nc.files.download2stream(remote.path, head, chunk_size=DOWNLOAD_CHUNK)
             except _Enough:
                 return False
@@ -263,10 +267,10 @@ class NextcloudGateway:
     async def download(self, remote: RemoteFile, dest: Path) -> None:
         """Stream the file to ``dest`` (never whole in memory)."""
         nc = await self._client()
-        gone = SourceGone("The source file no longer exists")
+        gone = SourceGone(_("The source file no longer exists"))
         # nc_py_api writes each received chunk synchronously; a local disk write of one chunk is short enough
         # not to stall the event loop noticeably, and it keeps us on the public API.
-        with mapped_errors("downloading the source", missing=lambda: gone), dest.open("wb") as fp:
+        with mapped_errors(_("downloading the source"), missing=lambda: gone), dest.open("wb") as fp:
             await nc.files.download2stream(remote.path, fp, chunk_size=DOWNLOAD_CHUNK)
 
     async def can_add_files(self, folder: str) -> bool:
@@ -277,7 +281,7 @@ class NextcloudGateway:
         chunked upload's MOVE), after the whole encode.
         """
         nc = await self._client()
-        with mapped_errors("checking the destination folder", missing=lambda: SourceGone(FOLDER_GONE)):
+        with mapped_errors(_("checking the destination folder"), missing=lambda: SourceGone(FOLDER_GONE)):
             node = await nc.files.by_path(folder)
         return _creatable(node)
 
@@ -286,7 +290,7 @@ class NextcloudGateway:
         from one Depth 1 PROPFIND instead of two requests: the names let :meth:`upload_new` skip the taken ones
         without a request each."""
         nc = await self._client()
-        with mapped_errors("checking the destination folder", missing=lambda: SourceGone(FOLDER_GONE)):
+        with mapped_errors(_("checking the destination folder"), missing=lambda: SourceGone(FOLDER_GONE)):
             nodes = await nc.files.listdir(folder, exclude_self=False)
         if not nodes:
             raise SourceGone(FOLDER_GONE)
@@ -298,7 +302,7 @@ class NextcloudGateway:
         False when it cannot be created or does not take files (a read-only share of that name, a file).
         """
         nc = await self._client()
-        with mapped_errors("preparing the folder for converted videos"):
+        with mapped_errors(_("preparing the folder for converted videos")):
             try:
                 return _creatable(await nc.files.by_path(path))
             except NextcloudException as exc:
@@ -316,7 +320,7 @@ class NextcloudGateway:
     async def list_names(self, folder: str) -> set[str]:
         """Names present in a folder (to pick a free output name before uploading)."""
         nc = await self._client()
-        with mapped_errors("listing the destination folder"):
+        with mapped_errors(_("listing the destination folder")):
             return {node.name.rstrip("/") for node in await nc.files.listdir(folder)}
 
     async def upload_new(
@@ -354,7 +358,7 @@ class NextcloudGateway:
                 return node
             taken.add(name)  # appeared while we were uploading
             log.info("%s appeared during the upload; trying the next free name", target)
-        raise PermanentJobError("No free file name for the result was found")
+        raise PermanentJobError(_("No free file name for the result was found"))
 
     async def _chunk_size(self) -> int:
         nc = await self._client()
@@ -371,7 +375,7 @@ class NextcloudGateway:
         """The new file as the upload's answer describes it (``OC-FileId``, ``ETag``): no PROPFIND needed."""
         file_id = _file_id(response.headers.get("OC-FileId"))
         if file_id is None:
-            raise PermanentJobError("Nextcloud did not say which file it created")
+            raise PermanentJobError(_("Nextcloud did not say which file it created"))
         accepted = mtime is not None and response.headers.get("X-OC-MTime") == "accepted"
         return RemoteFile(
             file_id=file_id,
@@ -389,7 +393,7 @@ class NextcloudGateway:
         headers = {"If-None-Match": "*", "Content-Length": str(size)}
         if mtime is not None:
             headers["X-OC-Mtime"] = str(int(mtime))
-        what = "uploading the result"
+        what = _("uploading the result")
         with mapped_errors(what):
             url = quote(f"/files/{self.user_id}{target}")
             response = await dav.put(url, data=_file_slice(local, 0, size), headers=headers)
@@ -410,7 +414,7 @@ class NextcloudGateway:
         destination = nc._session.cfg.dav_endpoint + quote(f"{user_root}{target}")
         upload_dir = quote(f"/uploads/{self.user_id}/vcfm-{secrets.token_hex(24)}")
         headers = {"Destination": destination}
-        what = "uploading the result"
+        what = _("uploading the result")
         moved = False
         try:
             with mapped_errors(what):
@@ -427,7 +431,7 @@ class NextcloudGateway:
                 response = await dav.request("MOVE", f"{upload_dir}/.file", headers=final)
                 if response.status_code == 412:
                     return None
-                _check(response, what, missing=lambda: SourceGone("The source folder no longer exists"))
+                _check(response, what, missing=lambda: SourceGone(_("The source folder no longer exists")))
                 moved = True
         finally:
             if not moved:
@@ -450,13 +454,13 @@ class NextcloudGateway:
     async def notify(self, subject: str, message: str, link: str = "") -> None:
         """A Nextcloud notification for this user."""
         nc = await self._client()
-        with mapped_errors("sending the notification"):
+        with mapped_errors(_("sending the notification")):
             await nc.notifications.create(subject, message, link=link)
 
     async def is_admin(self) -> bool:
         """Whether Nextcloud puts this user in its ``admin`` group (OCS ``cloud/user``, asked as the user)."""
         nc = await self._client()
-        with mapped_errors("checking your Nextcloud groups"):
+        with mapped_errors(_("checking your Nextcloud groups")):
             data = await nc.ocs("GET", "/ocs/v1.php/cloud/user")
         groups = data.get("groups") if isinstance(data, dict) else None
         return isinstance(groups, list) and "admin" in groups
@@ -482,7 +486,7 @@ async def check_app_credentials(nc: AsyncNextcloudApp | None = None) -> bool:
     """
     nc = nc or AsyncNextcloudApp()
     try:
-        with mapped_errors("checking the app's credentials"):
+        with mapped_errors(_("checking the app's credentials")):
             state = await nc._session.ocs("GET", "/ocs/v1.php/apps/app_api/ex-app/state")
     except PermissionDenied as exc:
         raise PermissionDenied(
@@ -530,6 +534,6 @@ async def _file_slice(path: Path, start: int, size: int) -> AsyncIterator[bytes]
         while left > 0:
             block = await fp.read(min(BLOCK, left))
             if not block:
-                raise PermanentJobError("The converted file changed while it was being uploaded")
+                raise PermanentJobError(_("The converted file changed while it was being uploaded"))
             left -= len(block)
             yield block

@@ -152,14 +152,15 @@ def check_size(size: int, limits: AdminSettings) -> None:
     """The admin's size limit, checked again when the job runs (the file may have grown since)."""
     if limits.max_input_mb and size > limits.max_input_bytes():
         raise PermanentJobError(
-            f"The video is larger than the {limits.max_input_mb} MB limit set by your administrator"
+            _("The video is larger than the {limit} MB limit set by your administrator"), limit=limits.max_input_mb
         )
 
 
 def check_duration(seconds: float | None, limits: AdminSettings) -> None:
     if limits.max_input_minutes and seconds and seconds > limits.max_input_minutes * 60:
         raise PermanentJobError(
-            f"The video is longer than the {limits.max_input_minutes}-minute limit set by your administrator"
+            _("The video is longer than the {limit}-minute limit set by your administrator"),
+            limit=limits.max_input_minutes,
         )
 
 
@@ -217,7 +218,9 @@ async def convert(
     """
     target = get_target(job.target)
     if target.id not in limits.targets:
-        raise PermanentJobError(f"{target.label}: your administrator no longer offers this conversion")
+        raise PermanentJobError(
+            _("{target}: your administrator no longer offers this conversion"), target=Message(target.label)
+        )
     # By id, at processing time: the user may have moved or renamed the file since enqueueing.
     source = await gateway.resolve(job.file_id)
     kept = await usable_kept_output(job, source, settings)
@@ -309,7 +312,7 @@ async def _deliver(
             output = await gateway.upload_new(local, destination.folder, stem, kept.extension, mtime=source.mtime)
         notes = kept.notes
         if destination.elsewhere is not None:
-            notes = (*notes, SAVED_ELSEWHERE.format(**destination.elsewhere))
+            notes = (*notes, Message(SAVED_ELSEWHERE, **destination.elsewhere))
         return Converted(source=source, output=output, notes=notes, saved_elsewhere=destination.elsewhere)
     except (NextcloudOutage, anyio.get_cancelled_exc_class()):
         keep = True
