@@ -221,10 +221,13 @@ class UploadOnlyGateway:
     async def can_add_files(self, folder: str) -> bool:
         return True
 
+    async def folder_for_results(self, folder: str) -> tuple[bool, set[str]]:
+        return True, set()
+
     async def download(self, remote, dest: Path) -> None:
         raise AssertionError("a kept output must not be downloaded again")
 
-    async def upload_new(self, local: Path, folder: str, stem: str, extension: str, *, mtime=None):
+    async def upload_new(self, local: Path, folder: str, stem: str, extension: str, *, mtime=None, taken=None):
         size = (await anyio.Path(local).stat()).st_size  # there, whole
         self.uploaded.append((local, folder, f"{stem}.{extension}"))
         return RemoteFile(99, f"{folder}/{stem}.{extension}", "etag", size, "video/mp4", 0.0)
