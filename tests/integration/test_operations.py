@@ -14,7 +14,7 @@ from ex_app.lib.media import TARGETS
 from tests.media import make_video
 
 from .harness import APP_ID, ExAppProcess, NextcloudTarget
-from .jobs_helpers import action_entry, new_folder, trigger, wait_job
+from .jobs_helpers import action_entry, get_job, new_folder, trigger, wait_job
 
 pytestmark = pytest.mark.integration
 
@@ -227,3 +227,31 @@ def test_an_idle_exapp_sends_nextcloud_nothing_and_a_change_still_applies_to_the
     job = wait_job(nextcloud, "alice", job_id)
     assert job["status"] == "failed"
     assert job["error_message"] == "The video is longer than the 1-minute limit set by your administrator"
+
+
+def test_a_job_uploading_leaves_the_cpu_to_another_jobs_encode(
+    nextcloud: NextcloudTarget, exapp: ExAppProcess, admin_settings, tmp_path: Path
+):
+    nextcloud.faults  # noqa: B018 - slowing an upload needs the stand-in (skips on a real server)
+    admin_settings("concurrency", 1)
+    eventually(lambda: admin_status(nextcloud)["admin_settings"]["concurrency"] == 1)
+    first, second = new_folder(nextcloud, "alice"), new_folder(nextcloud, "bob")
+    nextcloud.upload("alice", f"{first}/a.mp4", make_video(tmp_path / "a.mp4", seconds=1))
+    nextcloud.upload("bob", f"{second}/b.mp4", make_video(tmp_path / "b.mp4", seconds=1))
+    # alice's result reaches Nextcloud only after 8 s, as over a slow link.
+    nextcloud.faults.hang(seconds=8, method="PUT", path_prefix=f"/remote.php/dav/files/alice{first}/")
+    try:
+        a = trigger(nextcloud, "alice", "mkv", [action_entry(nextcloud, "alice", f"{first}/a.mp4")])["jobs"][0]
+        uploading = lambda: any(  # noqa: E731
+            r["method"] == "PUT" and r["path"].startswith(f"/remote.php/dav/files/alice{first}/")
+            for r in nextcloud.faults.requests()
+        )
+        eventually(uploading, timeout=30)
+        b = trigger(nextcloud, "bob", "webm", [action_entry(nextcloud, "bob", f"{second}/b.mp4")])["jobs"][0]
+        # With one conversion at a time, bob's ffmpeg starts while alice's upload still hangs.
+        eventually(lambda: f"Job #{b['job_id']}: encoding b.mp4" in exapp.log(), timeout=6)
+        assert get_job(nextcloud, "alice", a["job_id"])["status"] == "processing"  # still uploading
+        assert wait_job(nextcloud, "alice", a["job_id"])["status"] == "completed"
+        assert wait_job(nextcloud, "bob", b["job_id"])["status"] == "completed"
+    finally:
+        nextcloud.faults.clear()

@@ -14,6 +14,7 @@ read-only): that is checked before anything is downloaded, and such a result goe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import shutil
@@ -46,7 +47,7 @@ from ..media import (
 )
 from ..nextcloud import NextcloudGateway, RemoteFile
 from ..settings import Settings
-from .space import ScratchSpace
+from .space import MIB, ScratchSpace
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +211,14 @@ async def convert(
     on_progress: Callable[[float], Awaitable[None]],
     space: ScratchSpace | None = None,
     on_output_ready: OutputReady | None = None,
+    encoders: anyio.CapacityLimiter | None = None,
 ) -> Converted:
     """Convert ``job``'s source and upload the result next to it, under a name that overwrites nothing.
 
     ``on_output_ready`` is told where the verified output waits before its upload starts (the worker records
-    it on the job); a job whose output was kept that way is only uploaded.
+    it on the job); a job whose output was kept that way is only uploaded. ``encoders`` is held from the first
+    ffprobe to the output's check, not while the source downloads or the result uploads: those only wait on
+    the network, and another job's encode can use the CPU meanwhile.
     """
     target = get_target(job.target)
     if target.id not in limits.targets:
@@ -243,30 +247,31 @@ async def convert(
                 space.track(job.id, work)
             local_source = work / ("source" + (PurePosixPath(source.name).suffix or ".bin"))
             await gateway.download(source, local_source)
-            # Probe first: a file without a usable stream fails here, with a clear message, before any encoding.
             bounds = ProcessLimits(nice=settings.ffmpeg_nice, memory_bytes=settings.ffmpeg_memory_mb * 1024**2 or None)
-            info = await probe(local_source, ffprobe=settings.ffprobe_path, limits=bounds)
-            check_compatible(target, info)
-            check_duration(info.duration, limits)
-            plan = make_plan(target, info, JobOptions.from_dict(job.options), source_name=source.name)
-            size = (await anyio.Path(local_source).stat()).st_size
-            check_decoding_cost(info, size, plan.expected_duration)
-            extension = output_extension(target, source.name, info)
-            local_output = work / f"output.{extension}"
-            command = build_command(
-                plan.target, info, local_source, local_output, plan=plan, threads=limits.ffmpeg_threads,
-                ffmpeg=settings.ffmpeg_path,
-            )  # fmt: skip
-            log.debug("Running %s", command)
-            log.info("Job #%d: encoding %s", job.id, source.name)  # tests count these: one per conversion
-            await run_ffmpeg(
-                command, duration=plan.expected_duration, on_progress=on_progress, limits=bounds,
-                time_limit=encode_time_limit(plan, info, limits.max_encode_minutes),
-                max_output_bytes=output_size_limit(size, limits.max_output_ratio, settings.min_output_mb * 1024**2),
-            )  # fmt: skip
-            # ffmpeg can exit 0 on a damaged source and write half a video; check before the user sees it.
-            output_info = await probe(local_output, ffprobe=settings.ffprobe_path, limits=bounds)
-            verify_output(info, output_info, plan.target, plan)
+            async with encoders or contextlib.nullcontext():
+                # Probe first: a file without a usable stream fails here, with a clear message, before encoding.
+                info = await probe(local_source, ffprobe=settings.ffprobe_path, limits=bounds)
+                check_compatible(target, info)
+                check_duration(info.duration, limits)
+                plan = make_plan(target, info, JobOptions.from_dict(job.options), source_name=source.name)
+                size = (await anyio.Path(local_source).stat()).st_size
+                check_decoding_cost(info, size, plan.expected_duration)
+                extension = output_extension(target, source.name, info)
+                local_output = work / f"output.{extension}"
+                command = build_command(
+                    plan.target, info, local_source, local_output, plan=plan, threads=limits.ffmpeg_threads,
+                    ffmpeg=settings.ffmpeg_path,
+                )  # fmt: skip
+                log.debug("Running %s", command)
+                log.info("Job #%d: encoding %s", job.id, source.name)  # tests count these: one per conversion
+                await run_ffmpeg(
+                    command, duration=plan.expected_duration, on_progress=on_progress, limits=bounds,
+                    time_limit=encode_time_limit(plan, info, limits.max_encode_minutes),
+                    max_output_bytes=output_size_limit(size, limits.max_output_ratio, settings.min_output_mb * MIB),
+                )  # fmt: skip
+                # ffmpeg can exit 0 on a damaged source and write half a video; check before the user sees it.
+                output_info = await probe(local_output, ffprobe=settings.ffprobe_path, limits=bounds)
+                verify_output(info, output_info, plan.target, plan)
             output_size = (await anyio.Path(local_output).stat()).st_size
             kept = KeptOutput(str(local_output), output_size, extension, tuple(plan.notes), source.etag)
             if on_output_ready is not None:

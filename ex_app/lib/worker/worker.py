@@ -75,6 +75,11 @@ class _Run:
     lost: bool = False  # the job stopped being ours (cancelled or reaped)
 
 
+def jobs_in_flight(concurrency: int) -> int:
+    """How many jobs one worker holds at once: one transferring beside each of ``concurrency`` encoding."""
+    return 2 * concurrency
+
+
 class Worker:
     """Runs jobs from the store until cancelled. One per process; several processes may share a database."""
 
@@ -108,13 +113,18 @@ class Worker:
         # True after a poll that found nothing and nobody woke us: the next claim is an idle poll, which must not
         # cost Nextcloud a settings read (admin_settings.py, "the rule").
         self._idle_poll = False
-        # A CapacityLimiter, not a Semaphore: the admin may change the number of slots while jobs run.
-        self.slots = anyio.CapacityLimiter(self.live.current.concurrency)
+        # Two limits, so that a job moving bytes to or from Nextcloud keeps no CPU idle: ``encoders``
+        # (the concurrency) is held only while ffprobe and ffmpeg work; ``slots``, the jobs in flight, has a
+        # transfer place beside each encoder, so that one job downloads or uploads while another encodes.
+        # CapacityLimiters, not Semaphores: the admin may change the concurrency while jobs run.
+        self.encoders = anyio.CapacityLimiter(self.live.current.concurrency)
+        self.slots = anyio.CapacityLimiter(jobs_in_flight(self.live.current.concurrency))
         self.live.on_change(self._settings_changed)
 
     async def _settings_changed(self, old: AdminSettings, new: AdminSettings) -> None:
         if new.concurrency != old.concurrency:
-            self.slots.total_tokens = new.concurrency
+            self.encoders.total_tokens = new.concurrency
+            self.slots.total_tokens = jobs_in_flight(new.concurrency)
             log.info("Now converting up to %d videos at once", new.concurrency)
             self.wake()
 
@@ -129,7 +139,7 @@ class Worker:
     async def run(self) -> None:
         await self._claim_name()
         set_replica(self.name)
-        log.info("Video conversion worker started (id %s, %d at a time)", self.worker_id, self.slots.total_tokens)
+        log.info("Video conversion worker started (id %s, %d at a time)", self.worker_id, self.encoders.total_tokens)
         await self._take_back_from_predecessor()
         await self._maintain_once()
         await self._cleanup()
@@ -460,8 +470,9 @@ class Worker:
             async def work() -> None:
                 try:
                     run.result = await convert(
-                        job, gateway, self.settings, self.live.current, report, self.space, on_output_ready=output_ready
-                    )
+                        job, gateway, self.settings, self.live.current, report, self.space,
+                        on_output_ready=output_ready, encoders=self.encoders,
+                    )  # fmt: skip
                 except ConverterError as exc:
                     run.error = exc
                 except Exception as exc:
