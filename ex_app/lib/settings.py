@@ -26,10 +26,22 @@ def _default_worker_name() -> str:
     return name or "worker"
 
 
-def _default_concurrency() -> int:
-    # ffmpeg already uses several threads per encode; two jobs at a time keeps a small server responsive
-    # while still overlapping one job's network I/O with another's encode.
-    return max(1, min(2, (os.cpu_count() or 1)))
+def default_concurrency(cpus: int | None = None) -> int:
+    """Encodes at once on a machine with ``cpus`` CPUs (this one's by default): half of them, as one ffmpeg
+    spreads an encode over several threads; at most 8; and 2 from two CPUs on, because an encode has
+    single-threaded stretches (probing, muxing, checking the output) that a second one fills. Downloads and
+    uploads need no CPU and run beside these (the worker holds a transfer place next to each encoder)."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(min(2, cpus), min(8, cpus // 2))
+
+
+def default_ffmpeg_threads(concurrency: int, cpus: int | None = None) -> int:
+    """Threads per ffmpeg: 0 (ffmpeg's own choice) up to 4 CPUs, so that a job running alone uses every core;
+    above, each of the ``concurrency`` encodes its share of the CPUs (at least 2). ffmpeg's own choice is
+    about 1.5 threads per core for x264, and eight encodes doing that on a 32-core machine would run 384
+    threads, each with its own frame buffers."""
+    cpus = cpus or os.cpu_count() or 1
+    return 0 if cpus <= 4 else max(2, -(-cpus // max(1, concurrency)))
 
 
 def clean_folder(value: str) -> str:
@@ -58,7 +70,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in the persistent storage")
     scratch_dir: Path | None = Field(None, description="staging for sources and outputs")
-    concurrency: int = Field(default_factory=_default_concurrency, ge=1, le=64, description="jobs at once per worker")
+    concurrency: int = Field(default_factory=default_concurrency, ge=1, le=64, description="encodes at once per worker")
     lease_seconds: float = Field(60.0, gt=1, le=3600, description="how long a claimed job is held without renewal")
     poll_seconds: float = Field(2.0, gt=0, le=60, description="how often an idle worker looks for jobs")
     max_attempts: int = Field(3, ge=1, le=20, description="tries per job for transient failures and crashes")
@@ -73,7 +85,12 @@ class Settings(BaseSettings):
     )
     ffmpeg_path: str = Field("ffmpeg")
     ffprobe_path: str = Field("ffprobe")
-    ffmpeg_threads: int = Field(0, ge=0, le=64, description="0 lets ffmpeg choose")
+    ffmpeg_threads: int = Field(
+        default_factory=lambda data: default_ffmpeg_threads(data.get("concurrency") or default_concurrency()),
+        ge=0,
+        le=64,
+        description="threads per ffmpeg, 0 lets ffmpeg choose (default: from the CPUs and the concurrency)",
+    )
     ffmpeg_nice: int = Field(10, ge=0, le=19, description="added to ffmpeg's and ffprobe's CPU niceness")
     ffmpeg_memory_mb: int = Field(4096, ge=0, description="address-space limit of ffmpeg/ffprobe in MB; 0 = none")
     max_encode_minutes: int = Field(720, ge=0, description="longest run of one ffmpeg; 0 = only the derived limit")

@@ -1,7 +1,9 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from ex_app.lib.settings import Settings
+from ex_app.lib.settings import Settings, default_concurrency, default_ffmpeg_threads
 
 
 def test_default_database_is_sqlite_in_the_persistent_storage(tmp_path):
@@ -36,3 +38,20 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("APP_PERSISTENT_STORAGE", str(tmp_path))
     settings = Settings()
     assert settings.concurrency == 3 and settings.persistent_storage == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("cpus", "concurrency", "threads"),
+    [(1, 1, 0), (2, 2, 0), (4, 2, 0), (8, 4, 2), (16, 8, 2), (32, 8, 4), (64, 8, 8)],
+)
+def test_encodes_at_once_and_ffmpeg_threads_follow_the_cpus(cpus: int, concurrency: int, threads: int):
+    assert default_concurrency(cpus) == concurrency
+    assert default_ffmpeg_threads(concurrency, cpus) == threads
+
+
+def test_the_default_ffmpeg_threads_follow_a_concurrency_set_by_the_environment(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("APP_PERSISTENT_STORAGE", str(tmp_path))
+    monkeypatch.setenv("VCFM_CONCURRENCY", "3")
+    assert Settings().ffmpeg_threads == default_ffmpeg_threads(3)
+    monkeypatch.setenv("VCFM_FFMPEG_THREADS", "5")
+    assert Settings().ffmpeg_threads == 5
