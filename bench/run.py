@@ -13,6 +13,8 @@ F1  fair share: bob's wait for one job behind alice's 40, in job lengths (goal �
 P5  GET /api/jobs latency with 100,000 jobs, one and 50 clients, and the claim's cost (goals there)
 P7  4 worker replicas on PostgreSQL drain 10,000 jobs: claims/s (goal ≥ 500), none done twice or lost, also with
     one replica SIGKILLed mid-run — see bench/replicas.py
+P4  20 queued AVI → MP4 transcodes / the same 20 bare ffmpeg runs, 2 at a time (goal ≤ 1.10) — bench/throughput.py
+R1  requests to Nextcloud per job (~30 MB result) and per idle minute (goals ≤ 6 and ≤ 1) — bench/throughput.py
 U1  list requests per minute one open conversions page sends while one job runs / while none does
     (goals ≤ 30 and 0; headless Chromium on the stand-in's page) — see bench/page.py
 
@@ -36,7 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import page, queueing, replicas  # noqa: E402
+from bench import page, queueing, replicas, throughput  # noqa: E402
 from ex_app.lib.media import build_command, get_target, parse_ffprobe  # noqa: E402
 from tests.integration.harness import ExAppProcess, NextcloudTarget, standin_target  # noqa: E402
 from tests.integration.jobs_helpers import action_entry, trigger, wait_job  # noqa: E402
@@ -232,6 +234,8 @@ FIGURES = {
     "F1": queueing.f1,
     "P5": queueing.p5,
     "P7": replicas.p7,
+    "P4": throughput.p4,
+    "R1": throughput.r1,
     "U1": page.u1,
 }
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ex_app.lib.errors import ScratchFull, SourceGone
+from ex_app.lib.errors import QuotaExceeded, ScratchFull, SourceGone
 from ex_app.lib.nextcloud import NextcloudGateway
 from ex_app.lib.nextcloud.gateway import CHUNK_SIZE
 
@@ -146,3 +146,21 @@ async def test_a_read_only_share_takes_no_files_and_the_own_folder_is_created_wh
     assert nextcloud.listdir("alice", folder) == ["Converted videos/", "shared/"]
     assert await gateway.own_folder(f"{folder}/shared") is False  # exists, but takes no files
     assert await gateway.own_folder(f"{folder}/shared/inside") is False  # cannot be created
+
+
+async def test_a_full_quota_at_the_chunked_uploads_end_is_quota_exceeded_and_leaves_no_chunks(
+    nextcloud: NextcloudTarget, as_exapp: None, tmp_path: Path
+):
+    if not nextcloud.is_standin:
+        pytest.skip("fault injection needs the stand-in")
+    folder = new_folder(nextcloud, "alice")
+    result = tmp_path / "big.mkv"
+    result.write_bytes(b"\1" * (CHUNK_SIZE + 1024))
+    nextcloud.faults.status(count=1, status=507, method="MOVE", path_prefix="/remote.php/dav/uploads/alice")
+    try:
+        with pytest.raises(QuotaExceeded):
+            await NextcloudGateway(nextcloud.alice.name).upload_new(result, folder, "big", "mkv")
+    finally:
+        nextcloud.faults.clear()
+    assert nextcloud.listdir("alice", folder) == []
+    assert [u for u in nextcloud.faults.uploads() if u["user"] == "alice"] == []  # the chunks were removed

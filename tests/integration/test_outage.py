@@ -109,8 +109,8 @@ def test_an_outage_then_maintenance_lose_no_job_and_spend_no_attempt(
     # The first job only uploads what it had encoded; then the second job runs.
     assert wait_job(nextcloud, "alice", encode_job, timeout=60)["status"] == "completed"
 
-    # Phase 2: maintenance mode begins while the second job uploads (its chunk upload is held for 2 s).
-    nextcloud.faults.hang(2.0, method="PUT", path_prefix="/remote.php/dav/uploads")
+    # Phase 2: maintenance mode begins while the second job uploads (its result's PUT is held for 2 s).
+    nextcloud.faults.hang(2.0, method="PUT", path_prefix=f"/remote.php/dav/files/alice{folder}/upload")
     _wait_for(
         "the second job's upload",
         lambda: any(r.get("fault") == "hang" for r in nextcloud.faults.requests(first_request)),
