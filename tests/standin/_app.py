@@ -114,6 +114,11 @@ class LogAndFaults:
                 return
             if fault.kind == "hang":
                 await anyio.sleep(fault.seconds)
+                # A request held up on its way reaches a Nextcloud that may have entered maintenance meanwhile.
+                if self.state.maintenance:
+                    await maintenance_response(scope["path"])(scope, receive, recording_send)
+                    entry["ms"] = round((time.monotonic() - started) * 1000, 1)
+                    return
             elif fault.kind == "drop":
                 await recording_send(
                     {
