@@ -120,7 +120,8 @@ class Node:
 @dataclasses.dataclass
 class Fault:
     """One injected misbehaviour for matching requests: ``status`` answers ``status`` at once, ``hang`` sleeps
-    ``seconds`` then serves normally (a 503 if maintenance mode began meanwhile), ``drop`` sends the response head and closes the connection mid-body."""
+    ``seconds`` then serves normally (a 503 if maintenance mode began meanwhile), ``drop`` sends the response
+    head and closes the connection mid-body."""
 
     kind: str
     count: int = 1
