@@ -127,5 +127,10 @@ async def test_idle_polls_read_no_settings_and_each_job_starts_with_the_latest_o
         (second,) = await store.create_many([NewJob(user_id="alice", file_id=2, source_path="/b.mov", target="mp4")])
         worker.wake()
         await claimed(second.id)
+        # The claim is committed (and seen above) a moment before the worker starts the job's task.
+        for _ in range(500):
+            if len(started) >= 2:
+                break
+            await anyio.sleep(0.01)
         tg.cancel_scope.cancel()
     assert started == [(first.id, 1), (second.id, 2)]
