@@ -5,8 +5,17 @@
  * Every call the page makes to the ExApp, through AppAPI's proxy. The only module that knows the REST paths.
  */
 import axios from '@nextcloud/axios'
+import { getLanguage } from '@nextcloud/l10n'
 import { generateUrl } from '@nextcloud/router'
 import { pageConfig } from './config.ts'
+
+// The ExApp writes job errors, notes and skip reasons in the language a request names. AppAPI's proxy passes
+// the browser's Accept-Language on as it is, which need not be the language the user chose in Nextcloud: name
+// the Nextcloud one, so the messages match the page around them.
+axios.interceptors.request.use((config) => {
+	config.headers.set('Accept-Language', getLanguage().replace('_', '-'))
+	return config
+})
 
 export type JobStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled'
 
