@@ -33,8 +33,10 @@ def replicas(
     """Two ExApp processes on one PostgreSQL database; the first is the one AppAPI knows."""
     url = run_in_own_loop(pg_server.create_database)
     # One user's jobs may take both replicas' places: the default per-user cap (half of all places) would run
-    # them one at a time, and this fixture is about the replicas sharing work, not about fair share.
-    env = {**FAST_ENV, "VCFM_DATABASE_URL": url, "VCFM_CONCURRENCY": "1", "VCFM_MAX_RUNNING_PER_USER": "2"}
+    # them one at a time, and this fixture is about the replicas sharing work, not about fair share. Each
+    # process holds two jobs (a transfer place beside its encoder), so four: with two, the process woken by
+    # the new jobs took both, reached the cap, and took the next ones too as each of its jobs ended.
+    env = {**FAST_ENV, "VCFM_DATABASE_URL": url, "VCFM_CONCURRENCY": "1", "VCFM_MAX_RUNNING_PER_USER": "4"}
     first, second = exapp_factory(**env), exapp_factory(**env)
     second.secret = first.secret  # one app, one secret: the second replica speaks for the same ExApp
     first.start()
