@@ -55,6 +55,12 @@ def test_replicas_share_the_queue_and_each_job_is_done_once(
     nextcloud: NextcloudTarget, replicas: tuple[ExAppProcess, ExAppProcess], tmp_path: Path
 ):
     first, second = replicas
+    # Both workers must be claiming before the jobs arrive: the ExApp that AppAPI calls is woken by them at
+    # once, and a second process still starting up (migrations, cleanup) could find the queue already empty.
+    deadline = time.monotonic() + 60
+    while first.direct("GET", "api/admin/status", user="admin").json().get("alive_workers") != 2:
+        assert time.monotonic() < deadline, second.log()
+        time.sleep(0.2)
     folder = new_folder(nextcloud, "alice")
     clip = make_video(tmp_path / "clip.mp4", seconds=3)
     names = [f"v{n}.mp4" for n in range(8)]
