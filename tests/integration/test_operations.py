@@ -40,15 +40,12 @@ def admin_settings(nextcloud: NextcloudTarget, exapp: ExAppProcess) -> Iterator[
         nextcloud.set_admin_setting(FORM_ID, field, value)
 
     yield change
-    defaults = {
-        "targets": ALL_TARGETS,
-        "quick_targets": "{}",
-        "max_input_mb": 0,
-        "max_jobs_per_user": 0,
-        "concurrency": 2,
-    }
+    # Put back as the admin found them: unset, so that the ExApp's environment decides again. A number stored
+    # here would outlive this test and override the next ExApp's environment (a stored concurrency of 2 once
+    # made the replica tests' processes hold twice the jobs they were started for).
+    unset = {"targets": ALL_TARGETS, "quick_targets": "{}"}
     for field in changed:
-        nextcloud.set_admin_setting(FORM_ID, field, defaults.get(field, 0))
+        nextcloud.set_admin_setting(FORM_ID, field, unset.get(field, ""))
     eventually(lambda: admin_looks(nextcloud) == ["Convert into…"])
 
 
