@@ -134,3 +134,46 @@ async def test_idle_polls_read_no_settings_and_each_job_starts_with_the_latest_o
             await anyio.sleep(0.01)
         tg.cancel_scope.cancel()
     assert started == [(first.id, 1), (second.id, 2)]
+
+
+async def test_with_every_encoder_busy_the_next_claim_waits_a_poll_round_for_other_workers(
+    store: JobStore, tmp_path: Path
+):
+    """A job claimed into a transfer place would wait here for an encoder while another worker may be idle."""
+    settings = Settings(APP_PERSISTENT_STORAGE=str(tmp_path), concurrency=1, poll_seconds=0.4, lease_seconds=30)
+    worker = Worker(store, settings, RecordingGateway)
+
+    async def held_back() -> bool:
+        """Whether the worker is still holding back its claim a third of a poll round later."""
+        with anyio.move_on_after(0.4 / 3) as timeout:
+            await worker._let_idle_replicas_go_first()
+        return timeout.cancelled_caught
+
+    # Alone, nobody else could take the job: claim into the transfer place at once.
+    worker.running = {1}
+    assert not await held_back()
+    # Another live worker, and the only encoder here busy: hold back ...
+    worker.workers_alive = 2
+    assert await held_back()
+    # ... but not past a round and a half of polling: the job then downloads here while the encoder works.
+    with anyio.fail_after(5):
+        await worker._let_idle_replicas_go_first()
+    # A wake-up that frees nothing here (a new job queued) does not end the wait; one of our jobs ending does.
+    async with anyio.create_task_group() as tg:
+        waited = anyio.Event()
+
+        async def wait() -> None:
+            await worker._let_idle_replicas_go_first()
+            waited.set()
+
+        tg.start_soon(wait)
+        await anyio.sleep(0.05)
+        worker.wake()
+        await anyio.sleep(0.05)
+        assert not waited.is_set()
+        worker.running = set()
+        worker.wake()
+        with anyio.fail_after(0.2):
+            await waited.wait()
+    # With a free encoder here there is nothing to wait for.
+    assert not await held_back()

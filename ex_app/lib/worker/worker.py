@@ -152,6 +152,7 @@ class Worker:
                     await self._reachable.wait()
                     slot = object()  # the job's task releases it, so the slot is borrowed on its behalf
                     await self.slots.acquire_on_behalf_of(slot)
+                    await self._let_idle_replicas_go_first()
                     if not self._idle_poll or self.running:
                         await self.live.fresh()  # busy: the claim's limits must be the admin's latest
                     job = await self._claim()
@@ -230,6 +231,22 @@ class Worker:
             # The database hiccuped (locked, restarting); the worker must outlive that.
             log.exception("Could not claim a job; trying again shortly")
             return None
+
+    async def _let_idle_replicas_go_first(self) -> None:
+        """Before claiming into a transfer place (every encoder here has a job): wait one poll round.
+
+        Such a job would download and then wait for an encoder here, while another worker sharing the queue
+        may have an encoder free; that one only finds the job at its next poll, and this worker, woken by the
+        job's arrival or by one of its own jobs ending, would always be first. So the others get a round and a
+        half of polling to take it. Alone, or once one of this worker's jobs ends, there is nothing to wait for.
+        """
+        deadline = anyio.current_time() + 1.5 * self.settings.poll_seconds
+        while self.workers_alive > 1 and len(self.running) >= self.encoders.total_tokens:
+            with anyio.move_on_after(deadline - anyio.current_time()) as waited:
+                await self._wake.wait()
+            if waited.cancelled_caught:
+                return
+            self._wake = anyio.Event()
 
     async def _idle(self) -> None:
         with anyio.move_on_after(self.settings.poll_seconds):
