@@ -33,7 +33,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     store = await JobStore.open(url)
     try:
         async with store.engine.begin() as conn:
-            await conn.exec_driver_sql("TRUNCATE jobs, workers, outbox RESTART IDENTITY")
+            await conn.exec_driver_sql("TRUNCATE jobs, workers, outbox, queue_users RESTART IDENTITY")
     finally:
         await store.close()
     return url
