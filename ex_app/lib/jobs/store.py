@@ -203,6 +203,9 @@ class JobStore:
         # Writers take SQLite's write lock when their transaction starts (see db._set_up_sqlite).
         self._write_engine = engine.execution_options(**{IMMEDIATE: True})
         self._dialect = engine.dialect.name
+        self._autocommit_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._dialect == "postgresql" else None
+        )
         # SQLite: the job list's reads and the claim run as one call in a worker thread on a synchronous engine
         # (see _read); the limiter, made on first use (it needs the event loop), bounds those threads.
         self._sqlite_sync = create_sqlite_sync_engine(engine, _SYNC_THREADS)
@@ -239,6 +242,19 @@ class JobStore:
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
         with anyio.CancelScope(shield=True):
             async with self._write_engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _writing_one(self) -> AsyncIterator[AsyncConnection]:
+        """For a write that is one statement: on PostgreSQL without BEGIN and COMMIT (autocommit; a statement is
+        atomic by itself, triggers included), two round trips fewer for each lease renewal and each job's end.
+        SQLite keeps its ``BEGIN IMMEDIATE``: the write lock must be taken up front."""
+        if self._autocommit_engine is None:
+            async with self._writing() as conn:
+                yield conn
+            return
+        with anyio.CancelScope(shield=True):
+            async with self._autocommit_engine.connect() as conn:
                 yield conn
 
     @asynccontextmanager
@@ -577,7 +593,7 @@ class JobStore:
         if progress is not None:
             values["progress"] = _clamp_progress(progress)
         statement = update(jobs_table).where(self._held_by(job_id, worker_id)).values(**values).returning(J.id)
-        async with self._writing() as conn:
+        async with self._writing_one() as conn:
             return (await conn.execute(statement)).first() is not None
 
     async def complete(
@@ -676,7 +692,7 @@ class JobStore:
             .values(kept_output=kept, updated_at=_now(now))
             .returning(J.id)
         )
-        async with self._writing() as conn:
+        async with self._writing_one() as conn:
             return (await conn.execute(statement)).first() is not None
 
     async def fail_pending(self, message: str, *, now: datetime | None = None) -> builtins.list[JobRecord]:
@@ -957,7 +973,7 @@ class JobStore:
 
     async def _release(self, job_id: int, worker_id: str, values: dict[str, Any]) -> JobRecord | None:
         statement = update(jobs_table).where(self._held_by(job_id, worker_id)).values(**values).returning(*jobs_table.c)
-        async with self._writing() as conn:
+        async with self._writing_one() as conn:
             row = (await conn.execute(statement)).mappings().first()
         return JobRecord.from_row(row) if row is not None else None
 
