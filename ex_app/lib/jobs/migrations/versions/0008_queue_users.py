@@ -42,23 +42,47 @@ _TAKE_OLD = (
 )
 _ACTIVE = "('pending', 'processing')"
 
+# Per user, the figures of a set of job rows (a statement's transition table, or the jobs table itself).
+_SUMS = (
+    "SELECT user_id, sum(" + _PENDING.format(row="rows") + ") AS pending, sum(" + _RUNNING.format(row="rows") + ")"
+    " AS running, max(CASE WHEN rows.status = 'processing' THEN rows.started_at END) AS last_turn"
+    " FROM {table} AS rows GROUP BY user_id"
+)
 _POSTGRESQL = [
-    f"""CREATE FUNCTION jobs_queue_users() RETURNS trigger LANGUAGE plpgsql AS $$
+    # Inserts and deletes come in batches (a Files action of 1,000 videos, the retention cleanup): one change per
+    # user and statement, not one per row, which would also leave a dead version of the user's row per job.
+    f"""CREATE FUNCTION jobs_queue_users_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' AND OLD.status IN {_ACTIVE} THEN
-        {_TAKE_OLD};
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        {_ADD_ROW};
-        {_ADD_NEW};
-    END IF;
+    INSERT INTO queue_users AS q (user_id, pending, running, last_turn) {_SUMS.format(table="added_jobs")}
+    ON CONFLICT (user_id) DO UPDATE SET pending = q.pending + EXCLUDED.pending, running = q.running + EXCLUDED.running,
+        last_turn = CASE WHEN q.last_turn IS NULL OR q.last_turn < EXCLUDED.last_turn THEN EXCLUDED.last_turn
+                         ELSE q.last_turn END;
     RETURN NULL;
 END $$""",
-    "CREATE TRIGGER jobs_queue_users_insert_delete AFTER INSERT OR DELETE ON jobs"
-    " FOR EACH ROW EXECUTE FUNCTION jobs_queue_users()",
-    # Only a change of status moves the figures: lease renewals (once a second per running job) cost nothing.
+    "CREATE TRIGGER jobs_queue_users_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS added_jobs"
+    " FOR EACH STATEMENT EXECUTE FUNCTION jobs_queue_users_added()",
+    f"""CREATE FUNCTION jobs_queue_users_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE queue_users AS q SET pending = q.pending - gone.pending, running = q.running - gone.running
+    FROM ({_SUMS.format(table="removed_jobs")}) AS gone WHERE q.user_id = gone.user_id
+        AND (gone.pending, gone.running) <> (0, 0);
+    RETURN NULL;
+END $$""",
+    "CREATE TRIGGER jobs_queue_users_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS removed_jobs"
+    " FOR EACH STATEMENT EXECUTE FUNCTION jobs_queue_users_removed()",
+    # A status change is one job at a time (a claim, a job's end), bar a few rare sweeps: a row trigger, and only
+    # when the status really changes, so lease renewals (once a second per running job) cost nothing.
+    f"""CREATE FUNCTION jobs_queue_users_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status IN {_ACTIVE} THEN
+        {_TAKE_OLD};
+    END IF;
+    {_ADD_ROW};
+    {_ADD_NEW};
+    RETURN NULL;
+END $$""",
     "CREATE TRIGGER jobs_queue_users_update AFTER UPDATE OF status ON jobs"
-    " FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION jobs_queue_users()",
+    " FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION jobs_queue_users_moved()",
 ]
 _SQLITE = [
     f"""CREATE TRIGGER jobs_queue_users_insert AFTER INSERT ON jobs BEGIN
@@ -96,9 +120,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER jobs_queue_users_update ON jobs")
-        op.execute("DROP TRIGGER jobs_queue_users_insert_delete ON jobs")
-        op.execute("DROP FUNCTION jobs_queue_users()")
+        for name, function in (("insert", "added"), ("delete", "removed"), ("update", "moved")):
+            op.execute(f"DROP TRIGGER jobs_queue_users_{name} ON jobs")
+            op.execute(f"DROP FUNCTION jobs_queue_users_{function}()")
     else:
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER jobs_queue_users_{name}")
