@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Integer,
     Select,
     String,
     and_,
@@ -190,6 +191,36 @@ def _owned_by_name(column: ColumnElement[str] | Any, name: str) -> ColumnElement
     return func.substr(column, 1, len(prefix)) == prefix
 
 
+@functools.cache
+def _list_statements(*, by_user: bool, by_status: bool) -> tuple[Select[Any], Select[tuple[int]]]:
+    """A page of jobs, newest first, and the count of all that match; bound parameters as :func:`_list_params`.
+
+    Built once per shape: the list is polled, and building the statements cost more than SQLite running them.
+    """
+    conditions: builtins.list[ColumnElement[bool]] = []
+    if by_user:
+        conditions.append(J.user_id == bindparam("user_id"))
+    if by_status:
+        conditions.append(J.status == bindparam("status"))
+    page = (
+        select(jobs_table)
+        .where(*conditions)
+        .order_by(J.created_at.desc(), J.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return page, select(func.count()).select_from(jobs_table).where(*conditions)
+
+
+def _list_params(user_id: str | None, status: JobStatus | None, limit: int, offset: int) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "status": None if status is None else JobStatus(status).value,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
 class JobStore:
     """Jobs and worker heartbeats in SQLite or PostgreSQL.
 
@@ -346,27 +377,14 @@ class JobStore:
         """One page of jobs, newest first, and how many jobs match in total."""
         if limit < 1 or offset < 0:
             raise ValueError("limit must be at least 1 and offset at least 0")
-        page, count = self._list_statements(user_id, status, limit, offset)
+        page, count = _list_statements(by_user=user_id is not None, by_status=status is not None)
+        params = _list_params(user_id, status, limit, offset)
 
         def read(conn: Connection) -> tuple[builtins.list[JobRecord], int]:
-            records = [JobRecord.from_row(row) for row in conn.execute(page).mappings()]
-            return records, conn.execute(count).scalar_one()
+            records = [JobRecord.from_row(row) for row in conn.execute(page, params).mappings()]
+            return records, conn.execute(count, params).scalar_one()
 
         return await self._read(read)
-
-    @staticmethod
-    def _list_statements(
-        user_id: str | None, status: JobStatus | None, limit: int, offset: int
-    ) -> tuple[Select[Any], Select[tuple[int]]]:
-        conditions: builtins.list[ColumnElement[bool]] = []
-        if user_id is not None:
-            conditions.append(J.user_id == user_id)
-        if status is not None:
-            conditions.append(J.status == JobStatus(status).value)
-        page = (
-            select(jobs_table).where(*conditions).order_by(J.created_at.desc(), J.id.desc()).limit(limit).offset(offset)
-        )
-        return page, select(func.count()).select_from(jobs_table).where(*conditions)
 
     async def list_version(self, *, user_id: str) -> ListVersion:
         """How many jobs ``user_id`` has and when the latest of them last changed.
@@ -391,15 +409,16 @@ class JobStore:
         see :meth:`_read`). ``unchanged`` runs in that transaction, so it must be quick and must not block."""
         if limit < 1 or offset < 0:
             raise ValueError("limit must be at least 1 and offset at least 0")
-        page, count = self._list_statements(user_id, status, limit, offset)
+        page, count = _list_statements(by_user=True, by_status=status is not None)
+        params = _list_params(user_id, status, limit, offset)
 
         def read(conn: Connection) -> tuple[ListVersion, tuple[builtins.list[JobRecord], int] | None]:
             version = self._list_version(conn, user_id)
             if unchanged(version):
                 return version, None
-            records = [JobRecord.from_row(row) for row in conn.execute(page).mappings()]
+            records = [JobRecord.from_row(row) for row in conn.execute(page, params).mappings()]
             # Unfiltered, the total is the version's count: one query fewer.
-            total = version[0] if status is None else conn.execute(count).scalar_one()
+            total = version[0] if status is None else conn.execute(count, params).scalar_one()
             return version, (records, total)
 
         return await self._read(read)
