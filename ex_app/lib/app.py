@@ -24,7 +24,7 @@ from starlette.types import Scope
 from . import nclog
 from .admin_settings import LiveSettings
 from .api.auth import AdminCheck, AppAPIAuth
-from .api.routes import router
+from .api.routes import ROUTERS
 from .chooser import ProbeCache
 from .errors import ConverterError, InvalidRequest, JobError, NextcloudUnavailable, PermissionDenied, SourceGone
 from .i18n import _, language_from_header
@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None, gateway_factory: GatewayFactory
         app.state.task_group.start_soon(report_initialised)
         return {}
 
-    app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
     # Served through AppAPI's proxy (routes in info.xml). StaticFiles sends ETag and Last-Modified and answers
     # If-None-Match with 304; icons go out as exactly image/svg+xml, which the Files plugin insists on.
     # js/ and css/ may not exist yet (make build writes them), hence check_dir=False.
