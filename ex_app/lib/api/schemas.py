@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..jobs import JobRecord, JobStatus
+from ..jobs import JobListing, JobRecord, JobStatus
 from ..jobs.eta import eta_seconds
 
 
@@ -68,7 +68,7 @@ class JobPublic(BaseModel):
     eta_seconds: int | None = None
 
     @classmethod
-    def of(cls, job: JobRecord, *, language: str = "en", now: datetime | None = None) -> JobPublic:
+    def of(cls, job: JobRecord | JobListing, *, language: str = "en", now: datetime | None = None) -> JobPublic:
         eta = None
         if job.status is JobStatus.PROCESSING:
             eta = eta_seconds(job.progress, job.started_at, now or datetime.now(UTC))

@@ -7,7 +7,7 @@ runs on SQLite (default) or PostgreSQL. See ``store.py`` for the transitions and
 from .db import alembic_config, create_engine, upgrade_database
 from .identity import NameLock
 from .models import ACTIVE, FINISHED, Base, Job, JobStatus, Worker
-from .records import JobRecord, NewJob, OutboxRecord, WorkerRecord
+from .records import JobListing, JobRecord, NewJob, OutboxRecord, WorkerRecord
 from .store import JobStore
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "FINISHED",
     "Base",
     "Job",
+    "JobListing",
     "JobRecord",
     "JobStatus",
     "JobStore",

@@ -31,8 +31,29 @@ class NewJob:
     small: bool = False
 
 
+class _Messages:
+    """A job's error and notes as messages (for the records that carry ``error_message``, ``error_ref``, ``notes``)."""
+
+    __slots__ = ()
+    error_message: str | None
+    error_ref: str | None
+    notes: tuple[Any, ...]
+
+    @property
+    def error(self) -> Message | None:
+        """``error_message`` with its id and parameters, ready to be shown in any language."""
+        if self.error_message is None:
+            return None
+        return Message.from_stored(self.error_ref) if self.error_ref else Message(self.error_message)
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """The notes, ready to be shown in any language."""
+        return tuple(Message.from_stored(note) for note in self.notes)
+
+
 @dataclass(frozen=True, slots=True)
-class JobRecord:
+class JobRecord(_Messages):
     """A snapshot of one ``jobs`` row; every datetime is aware and in UTC."""
 
     id: int
@@ -63,18 +84,6 @@ class JobRecord:
     kept_output: dict[str, Any] | None = None
 
     @property
-    def error(self) -> Message | None:
-        """``error_message`` with its id and parameters, ready to be shown in any language."""
-        if self.error_message is None:
-            return None
-        return Message.from_stored(self.error_ref) if self.error_ref else Message(self.error_message)
-
-    @property
-    def messages(self) -> tuple[Message, ...]:
-        """The notes, ready to be shown in any language."""
-        return tuple(Message.from_stored(note) for note in self.notes)
-
-    @property
     def finished(self) -> bool:
         """Whether the job is completed, failed or cancelled."""
         return self.status in FINISHED
@@ -82,6 +91,41 @@ class JobRecord:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> JobRecord:
         """Build a record from a row mapping of the ``jobs`` table."""
+        values = dict(row)
+        values["status"] = JobStatus(values["status"])
+        values["options"] = dict(values["options"] or {})
+        values["notes"] = tuple(values["notes"] or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class JobListing(_Messages):
+    """What the job list shows of a ``jobs`` row: the columns the API's ``JobPublic`` is made of, no others.
+
+    The list is polled, and turning a row into a record was most of a page's cost: the columns nobody shows
+    (leases, queue place, four more timestamps, the kept output) are not read at all.
+    """
+
+    id: int
+    status: JobStatus
+    progress: float
+    target: str
+    options: dict[str, Any]
+    file_id: int
+    source_path: str
+    output_file_id: int | None
+    output_path: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error_message: str | None
+    error_ref: str | None
+    retry_count: int
+    notes: tuple[Any, ...]
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> JobListing:
+        """Build a listing from a row mapping with (at least) the listing's columns."""
         values = dict(row)
         values["status"] = JobStatus(values["status"])
         values["options"] = dict(values["options"] or {})

@@ -12,6 +12,7 @@ a lease that runs out means the worker died, and :meth:`JobStore.reap_expired` h
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -59,7 +60,7 @@ from .models import (
     utc_now,
     workers_table,
 )
-from .records import JobRecord, NewJob, OutboxRecord, WorkerRecord
+from .records import JobListing, JobRecord, NewJob, OutboxRecord, WorkerRecord
 
 J = jobs_table.c
 W = workers_table.c
@@ -198,8 +199,11 @@ def _owned_by_name(column: ColumnElement[str] | Any, name: str) -> ColumnElement
 
 
 @functools.cache
-def _list_statements(*, by_user: bool, by_status: bool) -> tuple[Select[Any], Select[tuple[int]]]:
-    """A page of jobs, newest first, and the count of all that match; bound parameters as :func:`_list_params`.
+def _list_statements(
+    *, by_user: bool, by_status: bool, listing: bool = False
+) -> tuple[Select[Any], Select[tuple[int]]]:
+    """A page of jobs, newest first (whole rows, or ``listing``: :class:`JobListing`'s columns), and the count of
+    all that match; bound parameters as :func:`_list_params`.
 
     Built once per shape: the list is polled, and building the statements cost more than SQLite running them.
     """
@@ -208,8 +212,9 @@ def _list_statements(*, by_user: bool, by_status: bool) -> tuple[Select[Any], Se
         conditions.append(J.user_id == bindparam("user_id"))
     if by_status:
         conditions.append(J.status == bindparam("status"))
+    columns = [J[field.name] for field in dataclasses.fields(JobListing)] if listing else [jobs_table]
     page = (
-        select(jobs_table)
+        select(*columns)
         .where(*conditions)
         .order_by(J.created_at.desc(), J.id.desc())
         .limit(bindparam("limit", type_=Integer))
@@ -409,20 +414,21 @@ class JobStore:
         status: JobStatus | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[ListVersion, tuple[builtins.list[JobRecord], int] | None]:
+    ) -> tuple[ListVersion, tuple[builtins.list[JobListing], int] | None]:
         """:meth:`list_version`, and — unless ``unchanged(version)`` says the caller has that version
-        already — :meth:`list`'s page and total, read in one transaction (on SQLite in one thread hand-over,
-        see :meth:`_read`). ``unchanged`` runs in that transaction, so it must be quick and must not block."""
+        already — :meth:`list`'s page (as :class:`JobListing` records) and total, read in one transaction (on SQLite in
+        one thread hand-over, see :meth:`_read`). ``unchanged`` runs in that transaction, so it must be quick and
+        must not block."""
         if limit < 1 or offset < 0:
             raise ValueError("limit must be at least 1 and offset at least 0")
-        page, count = _list_statements(by_user=True, by_status=status is not None)
+        page, count = _list_statements(by_user=True, by_status=status is not None, listing=True)
         params = _list_params(user_id, status, limit, offset)
 
-        def read(conn: Connection) -> tuple[ListVersion, tuple[builtins.list[JobRecord], int] | None]:
+        def read(conn: Connection) -> tuple[ListVersion, tuple[builtins.list[JobListing], int] | None]:
             version = self._list_version(conn, user_id)
             if unchanged(version):
                 return version, None
-            records = [JobRecord.from_row(row) for row in conn.execute(page, params).mappings()]
+            records = [JobListing.from_row(row) for row in conn.execute(page, params).mappings()]
             # Unfiltered, the total is the version's count: one query fewer.
             total = version[0] if status is None else conn.execute(count, params).scalar_one()
             return version, (records, total)

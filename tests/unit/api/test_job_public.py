@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from ex_app.lib.api.schemas import JobPublic
 from ex_app.lib.i18n import Message
-from ex_app.lib.jobs import JobRecord, JobStatus
+from ex_app.lib.jobs import JobListing, JobRecord, JobStatus
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -52,3 +52,17 @@ def test_a_row_written_before_message_ids_shows_its_stored_english_text():
         "ffmpeg said no",
         ["kept as it was"],
     )
+
+
+def test_the_job_lists_listing_shows_a_job_exactly_as_its_whole_record_does():
+    jobs = [
+        failed_job(),
+        failed_job(
+            status=JobStatus.COMPLETED, error_message=None, error_ref=None, output_path="/a.mp4", output_file_id=9
+        ),
+        failed_job(status=JobStatus.PROCESSING, progress=42.04, error_message=None, error_ref=None, finished_at=None),
+    ]
+    for job in jobs:
+        listing = JobListing(**{f.name: getattr(job, f.name) for f in dataclasses.fields(JobListing)})
+        for language in ("en", "fr"):
+            assert JobPublic.of(listing, language=language, now=T0) == JobPublic.of(job, language=language, now=T0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import sys
@@ -14,7 +15,7 @@ import anyio
 import pytest
 
 from ex_app.lib.errors import Conflict, NotFound
-from ex_app.lib.jobs import FINISHED, JobRecord, JobStatus, JobStore, NewJob, create_engine
+from ex_app.lib.jobs import FINISHED, JobListing, JobRecord, JobStatus, JobStore, NewJob, create_engine
 
 pytestmark = pytest.mark.anyio
 
@@ -532,9 +533,15 @@ async def test_list_if_changed_reads_the_page_only_for_a_version_the_caller_does
     version, page = await store.list_if_changed(lambda _: False, user_id="alice", limit=2)
     assert page is not None and version == (3, T0 + timedelta(minutes=1))
     assert ([j.id for j in page[0]], page[1]) == ([jobs[2].id, jobs[1].id], 3)
-    assert page == await store.list(user_id="alice", limit=2)
+    records, total = await store.list(user_id="alice", limit=2)
+    assert page == ([listed(r) for r in records], total), "the listing shows exactly what the row holds"
     cancelled = await store.list_if_changed(lambda _: False, user_id="alice", status=JobStatus.CANCELLED)
-    assert cancelled[1] == ([await store.get(jobs[0].id)], 1)
+    assert cancelled[1] == ([listed(await store.get(jobs[0].id))], 1)
+
+
+def listed(record: JobRecord) -> JobListing:
+    """What the job list shows of ``record``: its fields of the same names."""
+    return JobListing(**{field.name: getattr(record, field.name) for field in dataclasses.fields(JobListing)})
 
 
 async def test_sqlite_file_stores_read_the_job_list_in_a_worker_thread(store: JobStore) -> None:
