@@ -12,7 +12,6 @@ a lease that runs out means the worker died, and :meth:`JobStore.reap_expired` h
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import functools
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -60,7 +59,7 @@ from .models import (
     utc_now,
     workers_table,
 )
-from .records import JobListing, JobRecord, NewJob, OutboxRecord, WorkerRecord
+from .records import LISTING_COLUMNS, JobListing, JobRecord, NewJob, OutboxRecord, WorkerRecord
 
 J = jobs_table.c
 W = workers_table.c
@@ -212,7 +211,7 @@ def _list_statements(
         conditions.append(J.user_id == bindparam("user_id"))
     if by_status:
         conditions.append(J.status == bindparam("status"))
-    columns = [J[field.name] for field in dataclasses.fields(JobListing)] if listing else [jobs_table]
+    columns = [J[name] for name in LISTING_COLUMNS] if listing else [jobs_table]
     page = (
         select(*columns)
         .where(*conditions)
@@ -428,7 +427,7 @@ class JobStore:
             version = self._list_version(conn, user_id)
             if unchanged(version):
                 return version, None
-            records = [JobListing.from_row(row) for row in conn.execute(page, params).mappings()]
+            records = [JobListing.from_row(row) for row in conn.execute(page, params)]
             # Unfiltered, the total is the version's count: one query fewer.
             total = version[0] if status is None else conn.execute(count, params).scalar_one()
             return version, (records, total)
