@@ -396,7 +396,7 @@ class NextcloudGateway:
         what = _("uploading the result")
         with mapped_errors(what):
             url = quote(f"/files/{self.user_id}{target}")
-            response = await dav.put(url, data=_file_slice(local, 0, size), headers=headers)
+            response = await dav.put(url, data=_FileSlice(local, 0, size), headers=headers)
             if response.status_code == 412:
                 return None
             _check(response, what, missing=lambda: SourceGone(FOLDER_GONE))
@@ -422,7 +422,7 @@ class NextcloudGateway:
                 total = (await anyio.Path(local).stat()).st_size
                 for number, start in enumerate(range(0, max(total, 1), chunk)):
                     size = min(chunk, total - start)
-                    body = _file_slice(local, start, size)
+                    body = _FileSlice(local, start, size)
                     chunk_headers = {**headers, "Content-Length": str(size)}
                     _check(await dav.put(f"{upload_dir}/{number}", data=body, headers=chunk_headers), what)
                 final = {**headers, "Overwrite": "F", "OC-Total-Length": str(total)}
@@ -524,6 +524,26 @@ def _check(response: niquests.AsyncResponse | niquests.Response, what: str, *, m
         return
     with mapped_errors(what, missing=missing):
         raise NextcloudException(response.status_code, reason=response.reason or "", info=what, response=response)
+
+
+@dataclass(frozen=True)
+class _FileSlice:
+    """``size`` bytes of ``path`` from ``start`` as a request body, streamed in BLOCK-sized pieces.
+
+    It has a length, so niquests sends ``Content-Length`` alone. Given a bare async iterator it adds
+    ``Transfer-Encoding: chunked`` beside the ``Content-Length`` we set, and a request with both is malformed
+    (RFC 9112 §6.1): nginx in front of Nextcloud answers 400, and so does uvicorn with httptools.
+    """
+
+    path: Path
+    start: int
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _file_slice(self.path, self.start, self.size)
 
 
 async def _file_slice(path: Path, start: int, size: int) -> AsyncIterator[bytes]:
