@@ -40,8 +40,16 @@ class StandinServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> StandinServer:
+        # httptools, as strict as nginx in front of a real Nextcloud: a request that is not well-formed HTTP (such
+        # as an upload with both Content-Length and Transfer-Encoding) is answered 400, not quietly accepted.
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level="warning", lifespan="on", access_log=False
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            http="httptools",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="nc-standin", daemon=True)
