@@ -32,13 +32,6 @@ class RecordingGateway:
         return f"folder of {path}"
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = await JobStore.open(f"sqlite+aiosqlite:///{tmp_path / 'jobs.sqlite'}")
-    yield store
-    await store.close()
-
-
 async def test_a_job_interrupted_too_often_fails_and_its_owner_is_told(store: JobStore, tmp_path: Path):
     settings = Settings(APP_PERSISTENT_STORAGE=str(tmp_path), max_attempts=2, lease_seconds=5)
     (job,) = await store.create_many([NewJob(user_id="alice", file_id=7, source_path="/V/a.mov", target="mp4")])

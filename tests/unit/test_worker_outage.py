@@ -54,13 +54,6 @@ class Gateway:
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    store = await JobStore.open(f"sqlite+aiosqlite:///{tmp_path / 'jobs.sqlite'}")
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 def nextcloud() -> Nextcloud:
     return Nextcloud()
 

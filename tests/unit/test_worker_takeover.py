@@ -17,13 +17,6 @@ from .test_worker import RecordingGateway
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = await JobStore.open(f"sqlite+aiosqlite:///{tmp_path / 'jobs.sqlite'}")
-    yield store
-    await store.close()
-
-
 def settings_for(tmp_path: Path, name: str) -> Settings:
     return Settings(APP_PERSISTENT_STORAGE=str(tmp_path), worker_name=name, lease_seconds=60, max_attempts=3)
 
