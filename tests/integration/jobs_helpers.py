@@ -9,11 +9,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.media import ffprobe
 
 from .harness import NextcloudTarget
 
 FINISHED = {"completed", "failed", "cancelled"}
+
+
+def needs_faults(nextcloud: NextcloudTarget) -> None:
+    if not nextcloud.is_standin:
+        pytest.skip("fault injection needs the stand-in; a real Nextcloud cannot be told to fail on cue")
 
 
 def new_folder(nextcloud: NextcloudTarget, user: str) -> str:

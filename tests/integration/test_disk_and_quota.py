@@ -24,7 +24,7 @@ from tests.media import make_video
 
 from .conftest import FAST_ENV
 from .harness import ExAppProcess, NextcloudTarget
-from .jobs_helpers import action_entry, get_job, new_folder, trigger, wait_job, wait_running
+from .jobs_helpers import action_entry, get_job, needs_faults, new_folder, trigger, wait_job, wait_running
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +36,6 @@ QUOTA_FULL = "Your storage is full: there is not enough free space in your Nextc
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2)
-
-
-def needs_faults(nextcloud: NextcloudTarget) -> None:
-    if not nextcloud.is_standin:
-        pytest.skip("fault injection needs the stand-in; a real Nextcloud cannot be told to fail on cue")
 
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> object:

@@ -14,7 +14,7 @@ from ex_app.lib.admin_settings import FORM_ID
 from tests.media import make_video
 
 from .harness import ExAppProcess, NextcloudTarget
-from .jobs_helpers import action_entry, new_folder, trigger, wait_job
+from .jobs_helpers import action_entry, needs_faults, new_folder, trigger, wait_job
 
 pytestmark = pytest.mark.integration
 
@@ -22,11 +22,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2)
-
-
-def needs_faults(nextcloud: NextcloudTarget) -> None:
-    if not nextcloud.is_standin:
-        pytest.skip("fault injection needs the stand-in; a real Nextcloud cannot be told to fail on cue")
 
 
 def test_nextcloud_answering_503_for_a_while_is_survived(nextcloud: NextcloudTarget, exapp: ExAppProcess, clip: Path):
