@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,6 +22,9 @@ FAST_ENV = {
     "VCFM_OUTAGE_PROBE_SECONDS": "0.2",
     "VCFM_OUTAGE_PROBE_MAX_SECONDS": "1",
 }
+
+#: What the ``in_place_of_the_session_exapp`` fixture gives: ``(**extra_env)`` → a context manager of an ExApp.
+ExAppInPlace = Callable[..., contextlib.AbstractContextManager[ExAppProcess]]
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +70,25 @@ def exapp_factory(nextcloud: NextcloudTarget, tmp_path_factory: pytest.TempPathF
             process.unregister()
         finally:
             process.stop()
+
+
+@pytest.fixture
+def in_place_of_the_session_exapp(exapp: ExAppProcess, exapp_factory: Callable[..., ExAppProcess]) -> ExAppInPlace:
+    """``with in_place_of_the_session_exapp(**extra_env) as process``: a new ExApp with its own env, started and
+    registered where the session's ExApp was (only one ExApp with our id can be registered); on leaving, it is
+    unregistered and stopped, and the session's ExApp registered again."""
+
+    @contextlib.contextmanager
+    def in_place(**extra_env: str) -> Iterator[ExAppProcess]:
+        process = exapp_factory(**extra_env)
+        process.start()
+        try:
+            # Inside the try: a registration that fails half-way has already unregistered the session's ExApp.
+            process.register()
+            yield process
+        finally:
+            process.unregister()
+            process.stop()
+            exapp.register()  # give the session's ExApp its registration back
+
+    return in_place

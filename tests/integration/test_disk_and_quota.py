@@ -22,7 +22,7 @@ import pytest
 
 from tests.media import make_video
 
-from .conftest import FAST_ENV
+from .conftest import FAST_ENV, ExAppInPlace
 from .harness import ExAppProcess, NextcloudTarget
 from .jobs_helpers import action_entry, get_job, needs_faults, new_folder, trigger, wait_job, wait_running
 
@@ -128,12 +128,7 @@ def small_scratch(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def disk_exapp(
-    nextcloud: NextcloudTarget,
-    exapp: ExAppProcess,
-    exapp_factory: Callable[..., ExAppProcess],
-    small_scratch: Path,
-) -> Iterator[ExAppProcess]:
+def disk_exapp(in_place_of_the_session_exapp: ExAppInPlace, small_scratch: Path) -> Iterator[ExAppProcess]:
     """An ExApp whose scratch is the small tmpfs: one job at a time, a 3 s backoff (so the "disk is full" state
     can be seen before the retry), a 1 s wait for space, no reserve (the test decides what is free)."""
     env = {
@@ -144,15 +139,8 @@ def disk_exapp(
         "VCFM_SCRATCH_WAIT_SECONDS": "1",
         "VCFM_SCRATCH_RESERVE_MB": "0",
     }
-    process = exapp_factory(**env)
-    process.start()
-    process.register()
-    try:
+    with in_place_of_the_session_exapp(**env) as process:
         yield process
-    finally:
-        process.unregister()
-        process.stop()
-        exapp.register()  # give the session's ExApp its registration back
 
 
 @contextlib.contextmanager

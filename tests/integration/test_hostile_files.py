@@ -6,7 +6,7 @@ The attacks themselves are proven to work on plain FFmpeg in tests/unit/media/te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from tests.hostile import (
 )
 from tests.media import make_video, run_ffmpeg
 
-from .conftest import FAST_ENV
+from .conftest import FAST_ENV, ExAppInPlace
 from .harness import ExAppProcess, NextcloudTarget
 from .jobs_helpers import action_entry, new_folder, trigger, wait_job
 
@@ -90,19 +90,10 @@ def test_hostile_files_fail_clearly_and_leak_nothing_into_files(
 
 
 @pytest.fixture
-def bounded_exapp(
-    nextcloud: NextcloudTarget, exapp: ExAppProcess, exapp_factory: Callable[..., ExAppProcess]
-) -> Iterator[ExAppProcess]:
+def bounded_exapp(in_place_of_the_session_exapp: ExAppInPlace) -> Iterator[ExAppProcess]:
     """An ExApp whose outputs may be no larger than their source, or 1 MB."""
-    process = exapp_factory(**FAST_ENV, VCFM_MAX_OUTPUT_RATIO="1", VCFM_MIN_OUTPUT_MB="1")
-    process.start()
-    process.register()
-    try:
+    with in_place_of_the_session_exapp(**FAST_ENV, VCFM_MAX_OUTPUT_RATIO="1", VCFM_MIN_OUTPUT_MB="1") as process:
         yield process
-    finally:
-        process.unregister()
-        process.stop()
-        exapp.register()  # give the session's ExApp its registration back
 
 
 def test_an_output_growing_past_its_bound_fails_the_job_and_leaves_nothing(

@@ -21,7 +21,7 @@ import pytest
 
 from tests.media import make_video
 
-from .conftest import FAST_ENV
+from .conftest import FAST_ENV, ExAppInPlace
 from .harness import ROOT, ExAppProcess, NextcloudTarget
 from .jobs_helpers import action_entry, new_folder, trigger, wait_job, wait_running
 
@@ -31,22 +31,15 @@ OUTAGE_SECONDS = 6  # each phase; the old budget (2 attempts, 0.5 s backoff) was
 
 
 @pytest.fixture
-def patient(
-    nextcloud: NextcloudTarget, exapp: ExAppProcess, exapp_factory: Callable[..., ExAppProcess]
-) -> Iterator[ExAppProcess]:
+def patient(nextcloud: NextcloudTarget, in_place_of_the_session_exapp: ExAppInPlace) -> Iterator[ExAppProcess]:
     if not nextcloud.is_standin:
         pytest.skip("stopping Nextcloud and maintenance mode on cue need the stand-in")
     env = {**FAST_ENV, "VCFM_CONCURRENCY": "1", "VCFM_MAX_ATTEMPTS": "2", "VCFM_RETRY_BACKOFF_SECONDS": "0.5"}
-    process = exapp_factory(**env)
-    process.start()
-    process.register()
-    try:
-        yield process
-    finally:
-        nextcloud.faults.maintenance(False)
-        process.unregister()
-        process.stop()
-        exapp.register()  # give the session's ExApp its registration back
+    with in_place_of_the_session_exapp(**env) as process:
+        try:
+            yield process
+        finally:
+            nextcloud.faults.maintenance(False)
 
 
 def _status(process: ExAppProcess) -> dict:

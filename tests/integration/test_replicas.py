@@ -3,6 +3,7 @@ worker`): every job is done exactly once, by whichever is free; crashes, restart
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from ex_app.lib.ops import open_existing_store
 from tests.media import make_video
 from tests.postgres import PostgresServer, run_in_own_loop
 
-from .conftest import FAST_ENV
+from .conftest import FAST_ENV, ExAppInPlace
 from .harness import ExAppProcess, NextcloudTarget
 from .jobs_helpers import action_entry, get_job, new_folder, trigger, wait_job
 from .worker_process import WorkerProcess, run_worker_once
@@ -25,8 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 @pytest.fixture
 def replicas(
-    nextcloud: NextcloudTarget,
-    exapp: ExAppProcess,
+    in_place_of_the_session_exapp: ExAppInPlace,
     exapp_factory: Callable[..., ExAppProcess],
     pg_server: PostgresServer,
 ) -> Iterator[tuple[ExAppProcess, ExAppProcess]]:
@@ -37,18 +37,14 @@ def replicas(
     # process holds two jobs (a transfer place beside its encoder), so four: with two, the process woken by
     # the new jobs took both, reached the cap, and took the next ones too as each of its jobs ended.
     env = {**FAST_ENV, "VCFM_DATABASE_URL": url, "VCFM_CONCURRENCY": "1", "VCFM_MAX_RUNNING_PER_USER": "4"}
-    first, second = exapp_factory(**env), exapp_factory(**env)
-    second.secret = first.secret  # one app, one secret: the second replica speaks for the same ExApp
-    first.start()
-    first.register()
-    second.start()
-    try:
-        yield first, second
-    finally:
-        first.unregister()
-        second.stop()
-        first.stop()
-        exapp.register()  # give the session's ExApp its registration back
+    with in_place_of_the_session_exapp(**env) as first:
+        second = exapp_factory(**env)
+        second.secret = first.secret  # one app, one secret: the second replica speaks for the same ExApp
+        second.start()
+        try:
+            yield first, second
+        finally:
+            second.stop()
 
 
 def test_replicas_share_the_queue_and_each_job_is_done_once(
@@ -93,23 +89,20 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def on_postgres(
-    nextcloud: NextcloudTarget,
-    exapp: ExAppProcess,
-    exapp_factory: Callable[..., ExAppProcess],
+    in_place_of_the_session_exapp: ExAppInPlace,
     pg_server: PostgresServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., tuple[ExAppProcess, Callable[..., WorkerProcess]]]]:
     """``start(**exapp_env)`` → the registered ExApp on a new PostgreSQL database, and a factory of worker
     replicas for it (``make_worker(**env)``, not started)."""
     workers: list[WorkerProcess] = []
-    started: list[ExAppProcess] = []
+    apps = contextlib.ExitStack()
 
     def start(**exapp_env: str) -> tuple[ExAppProcess, Callable[..., WorkerProcess]]:
         url = run_in_own_loop(pg_server.create_database)
-        app = exapp_factory(**{**REPLICA_ENV, "VCFM_DATABASE_URL": url, **exapp_env})
-        app.start()
-        app.register()
-        started.append(app)
+        app = apps.enter_context(
+            in_place_of_the_session_exapp(**{**REPLICA_ENV, "VCFM_DATABASE_URL": url, **exapp_env})
+        )
 
         def make_worker(**env: str) -> WorkerProcess:
             worker = WorkerProcess(
@@ -120,15 +113,12 @@ def on_postgres(
 
         return app, make_worker
 
-    try:
-        yield start
-    finally:
-        for worker in workers:
-            worker.kill()
-        for app in started:
-            app.unregister()
-            app.stop()
-        exapp.register()  # give the session's ExApp its registration back
+    with apps:
+        try:
+            yield start
+        finally:
+            for worker in workers:
+                worker.kill()
 
 
 def scratch_of(worker: WorkerProcess, job_id: int) -> list[Path]:
