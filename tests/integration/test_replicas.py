@@ -47,6 +47,27 @@ def replicas(
             second.stop()
 
 
+def convert_copies_each_once_and_shared(
+    nextcloud: NextcloudTarget, tmp_path: Path, copies: int, **processes: ExAppProcess | WorkerProcess
+) -> None:
+    """Upload ``copies`` copies of a 3 s clip to a new folder of alice's and convert them all to WebM: every job
+    completes, none is converted twice, and each of ``processes`` (by name) did some of them, by its log."""
+    folder = new_folder(nextcloud, "alice")
+    clip = make_video(tmp_path / "clip.mp4", seconds=3)
+    names = [f"v{n}.mp4" for n in range(copies)]
+    for name in names:
+        nextcloud.upload("alice", f"{folder}/{name}", clip)
+
+    created = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/{n}") for n in names])
+
+    for job in created["jobs"]:
+        assert wait_job(nextcloud, "alice", job["job_id"], timeout=180)["status"] == "completed"
+    outputs = sorted(n for n in nextcloud.listdir("alice", folder) if n.endswith(".webm"))
+    assert outputs == sorted(n.replace(".mp4", ".webm") for n in names)  # no "(1)" twins: nothing ran twice
+    processed = {name: process.log().count("Processing job #") for name, process in processes.items()}
+    assert sum(processed.values()) == len(names) and all(processed.values()), processed
+
+
 def test_replicas_share_the_queue_and_each_job_is_done_once(
     nextcloud: NextcloudTarget, replicas: tuple[ExAppProcess, ExAppProcess], tmp_path: Path
 ):
@@ -57,21 +78,8 @@ def test_replicas_share_the_queue_and_each_job_is_done_once(
     while first.direct("GET", "api/admin/status", user="admin").json().get("alive_workers") != 2:
         assert time.monotonic() < deadline, second.log()
         time.sleep(0.2)
-    folder = new_folder(nextcloud, "alice")
-    clip = make_video(tmp_path / "clip.mp4", seconds=3)
-    names = [f"v{n}.mp4" for n in range(8)]
-    for name in names:
-        nextcloud.upload("alice", f"{folder}/{name}", clip)
 
-    created = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/{n}") for n in names])
-
-    for job in created["jobs"]:
-        assert wait_job(nextcloud, "alice", job["job_id"], timeout=180)["status"] == "completed"
-    outputs = sorted(n for n in nextcloud.listdir("alice", folder) if n.endswith(".webm"))
-    assert outputs == sorted(n.replace(".mp4", ".webm") for n in names)  # no "(1)" twins: nothing ran twice
-    processed = [log.count("Processing job #") for log in (first.log(), second.log())]
-    assert sum(processed) == len(names)
-    assert all(count > 0 for count in processed), processed
+    convert_copies_each_once_and_shared(nextcloud, tmp_path, 8, first=first, second=second)
 
 
 # -- worker-only replicas (`video-converter-fm worker`) ---------------------------------------------------------
@@ -153,20 +161,8 @@ def test_a_worker_only_replica_converts_beside_the_exapp_and_stops_a_job_cancell
     replica = make_worker(
         VCFM_WORKER_NAME="replica-1", VCFM_CONCURRENCY="1", VCFM_SETTINGS_IDLE_REFRESH_SECONDS="1"
     ).start()
-    folder = new_folder(nextcloud, "alice")
-    clip = make_video(tmp_path / "clip.mp4", seconds=3)
-    names = [f"v{n}.mp4" for n in range(6)]
-    for name in names:
-        nextcloud.upload("alice", f"{folder}/{name}", clip)
 
-    created = trigger(nextcloud, "alice", "webm", [action_entry(nextcloud, "alice", f"{folder}/{n}") for n in names])
-    for job in created["jobs"]:
-        assert wait_job(nextcloud, "alice", job["job_id"], timeout=180)["status"] == "completed"
-
-    outputs = sorted(n for n in nextcloud.listdir("alice", folder) if n.endswith(".webm"))
-    assert outputs == sorted(n.replace(".mp4", ".webm") for n in names)
-    processed = {"exapp": app.log().count("Processing job #"), "replica": replica.log().count("Processing job #")}
-    assert sum(processed.values()) == len(names) and all(processed.values()), processed
+    convert_copies_each_once_and_shared(nextcloud, tmp_path, 6, exapp=app, replica=replica)
     assert "[worker=replica-1 job=" in replica.log()  # the replica's lines say which replica did it
     # The ExApp's admin status sees both workers by their heartbeats.
     status = app.direct("GET", "api/admin/status", user="admin").json()
