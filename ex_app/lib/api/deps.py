@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,7 +10,7 @@ from fastapi import Depends, Request
 from ..admin_settings import AdminSettings
 from ..errors import InvalidRequest
 from ..i18n import _, language_from_header
-from ..jobs import JobStore
+from ..jobs import JobRecord, JobStore, NewJob
 from ..settings import Settings
 
 
@@ -83,3 +84,11 @@ require_admin = Depends(_admin)  # for a whole router: APIRouter(dependencies=[r
 Language = Annotated[str, Depends(_language)]
 Limits = Annotated[AdminSettings, Depends(_limits)]
 Unfinished = Annotated[int, Depends(_unfinished)]
+
+
+async def queue_jobs(request: Request, store: JobStore, new_jobs: Sequence[NewJob]) -> list[JobRecord]:
+    """Create ``new_jobs`` and wake this process's worker, so that it claims them now, not at its next poll."""
+    created = await store.create_many(new_jobs) if new_jobs else []
+    if created:
+        request.app.state.worker.wake()
+    return created

@@ -146,6 +146,10 @@ class CreatedJob(BaseModel):
     file_id: int
     name: str
 
+    @classmethod
+    def of(cls, job: JobRecord) -> CreatedJob:
+        return cls(job_id=job.id, file_id=job.file_id, name=posixpath.basename(job.source_path))
+
 
 class SkippedFile(BaseModel):
     file_id: int | None

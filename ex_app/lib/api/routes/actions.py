@@ -3,7 +3,7 @@ from fastapi import APIRouter, Request
 from ...enqueue import ActionEntry, jobs_from_action
 from ...lifecycle import PAGE_NAME
 from ...media import get_target
-from ..deps import CurrentUser, Language, Limits, Store, Unfinished
+from ..deps import CurrentUser, Language, Limits, Store, Unfinished, queue_jobs
 from ..schemas import ActionPayload, ActionResult, CreatedJob, SkippedFile
 
 router = APIRouter(tags=["files actions"])
@@ -41,10 +41,8 @@ async def files_action(
         limits=limits,
         unfinished=unfinished,
     )
-    created = await store.create_many(new_jobs) if new_jobs else []
-    if created:
-        request.app.state.worker.wake()
+    created = await queue_jobs(request, store, new_jobs)
     return ActionResult(
-        jobs=[CreatedJob(job_id=j.id, file_id=j.file_id, name=j.source_path.rsplit("/", 1)[-1]) for j in created],
+        jobs=[CreatedJob.of(job) for job in created],
         skipped=[SkippedFile(file_id=s.file_id, name=s.name, reason=s.reason) for s in skipped],
     )

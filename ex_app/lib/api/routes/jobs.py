@@ -1,4 +1,3 @@
-import posixpath
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,7 +9,7 @@ from ...jobs import JobStatus
 from ...jobs.store import ListVersion
 from ...media import JobOptions, get_target
 from ...nextcloud import NextcloudGateway
-from ..deps import CurrentUser, Language, Limits, Store, Unfinished
+from ..deps import CurrentUser, Language, Limits, Store, Unfinished, queue_jobs
 from ..etag import list_etag, not_modified
 from ..schemas import ActionResult, BatchCreate, CreatedJob, JobCreate, JobList, JobPublic, SkippedFile
 
@@ -75,20 +74,10 @@ async def create_job(
     remote = await (
         gateway.resolve(body.file_id) if body.file_id is not None else gateway.resolve_path(body.path or "")
     )
-    (job,) = await store.create_many(
-        [
-            job_for_file(
-                remote,
-                user_id=user,
-                target=target,
-                language=language,
-                limits=limits,
-                unfinished=unfinished,
-                options=options,
-            )
-        ]
+    new_job = job_for_file(
+        remote, user_id=user, target=target, language=language, limits=limits, unfinished=unfinished, options=options
     )
-    request.app.state.worker.wake()
+    (job,) = await queue_jobs(request, store, [new_job])
     return JobPublic.of(job, language=language)
 
 
@@ -116,11 +105,9 @@ async def create_batch(
         language=language,
         cache=request.app.state.probe_cache,
     )
-    created = await store.create_many(new_jobs) if new_jobs else []
-    if created:
-        request.app.state.worker.wake()
+    created = await queue_jobs(request, store, new_jobs)
     return ActionResult(
-        jobs=[CreatedJob(job_id=j.id, file_id=j.file_id, name=posixpath.basename(j.source_path)) for j in created],
+        jobs=[CreatedJob.of(job) for job in created],
         skipped=[SkippedFile(file_id=r.file_id, name=r.name, reason=r.reason(language)) for r in refused],
     )
 
