@@ -45,6 +45,15 @@ def _last_seq(bench: Bench) -> int:
     return _list_requests(bench, 0)[1]
 
 
+def _requests_during(bench: Bench, seconds: float) -> tuple[list[dict], float]:
+    """The page's list requests in the next ``seconds``, and how long that window really lasted."""
+    since = _last_seq(bench)
+    started = time.monotonic()
+    time.sleep(seconds)
+    lasted = time.monotonic() - started
+    return _list_requests(bench, since)[0], lasted
+
+
 def _job(bench: Bench, job_id: int) -> dict:
     response = bench.nextcloud.proxy("alice", "GET", f"api/jobs/{job_id}")
     response.raise_for_status()
@@ -77,31 +86,19 @@ def u1(bench: Bench) -> None:
         selector = f'[data-job-id="{job_id}"][data-status="processing"]'
         wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, selector), timeout=120, what="the job to run")
 
-        since = _last_seq(bench)
-        started = time.monotonic()
-        time.sleep(WINDOW)
-        running_for = time.monotonic() - started
-        running, since = _list_requests(bench, since)
+        running, running_for = _requests_during(bench, WINDOW)
 
         # The tab in the background while the job still runs: what the browser tells the page then.
         driver.execute_script(HIDE)
         time.sleep(2.5)  # a request already under way may still land
-        since = _last_seq(bench)
-        started = time.monotonic()
-        time.sleep(WINDOW / 2)
-        hidden_for = time.monotonic() - started
-        hidden, since = _list_requests(bench, since)
+        hidden, hidden_for = _requests_during(bench, WINDOW / 2)
         driver.execute_script(SHOW)
         still_running = _job(bench, job_id)["status"] == "processing"
 
         bench.nextcloud.proxy("alice", "POST", f"api/jobs/{job_id}/cancel").raise_for_status()
         selector = f'[data-job-id="{job_id}"][data-status="cancelled"]'
         wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, selector), timeout=60, what="the page to see it")
-        since = _last_seq(bench)
-        started = time.monotonic()
-        time.sleep(WINDOW)
-        idle_for = time.monotonic() - started
-        idle, _ = _list_requests(bench, since)
+        idle, idle_for = _requests_during(bench, WINDOW)
 
     per_minute_running = len(running) * 60 / running_for
     per_minute_idle = len(idle) * 60 / idle_for
